@@ -1,0 +1,17 @@
+"""Built-in agents. Importing this package only registers ids; agent modules load when made."""
+
+from __future__ import annotations
+
+from olearn.registry import agent_registry, register_agent
+
+_AGENTS = {
+    # id: (module:Class, one-line description)
+    "olearn/Uniform-v0": ("baselines:Uniform", "uniform random arm every round"),
+    "olearn/EpsilonGreedy-v0": ("baselines:EpsilonGreedy", "ε-greedy on a ridge regression model"),
+    "olearn/LinUCB-v0": ("linear:LinUCB", "LinUCB, disjoint or shared ridge models"),
+    "olearn/LinTS-v0": ("linear:LinTS", "linear Thompson sampling"),
+}
+
+for _id, (_ref, _doc) in _AGENTS.items():
+    if _id not in agent_registry:
+        register_agent(_id, f"olearn.agents.{_ref}", description=_doc)

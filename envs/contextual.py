@@ -1,0 +1,135 @@
+"""Synthetic contextual bandits with linear, quadratic and cosine reward functions."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from torch import Tensor
+
+from olearn.envs.base import BatchedEnv, single_view
+from olearn.seeding import BlockStream, draw
+
+REWARDS = ("linear", "quadratic", "cosine")
+
+
+class ContextualBanditVector(BatchedEnv):
+    r"""Synthetic K-armed contextual bandit, the standard testbed of (neural) bandit papers.
+
+    Description
+    -----------
+    Each round every replicate sees a context and pulls one of ``arms`` arms. With a shared
+    context ``x`` (``per_arm=False``) arm ``a`` has its own unit vector ``θ_a`` and expected
+    reward ``h(θ_aᵀx)``; with per-arm contexts ``x_a`` (``per_arm=True``) one unit vector ``θ``
+    scores every arm, ``h(θᵀx_a)``. Contexts are uniform on the unit sphere. ``h`` is
+    ``linear`` (identity), ``quadratic`` (``10 u²``) or ``cosine`` (``cos(3u)``). The realized
+    reward adds Gaussian noise of standard deviation ``noise``. Each replicate draws its own
+    instance ``θ`` from its seed.
+
+    Action Space
+    ------------
+    ``Discrete(arms)``.
+
+    Observation Space
+    -----------------
+    ``Box(-1, 1, (dim,))`` for a shared context, ``Box(-1, 1, (arms, dim))`` per arm.
+
+    Rewards
+    -------
+    ``h(·) + noise·ε``, ``ε ~ N(0, 1)``.
+
+    Info
+    ----
+    ``feedback``: nothing beyond the reward. ``oracle``: ``regret`` = ``μ*(x) − μ_a(x)`` (pseudo
+    regret against the best arm of this context), ``expected_reward`` ``μ_a(x)``,
+    ``best_arm``.
+
+    Arguments
+    ---------
+    arms, dim, per_arm, reward, noise
+        As above. ``num_envs`` is the number of replicates, ``device``/``dtype`` where they live.
+
+    Version History
+    ---------------
+    v0: initial version.
+
+    Examples
+    --------
+    >>> env = ContextualBanditVector(num_envs=2, arms=3, dim=4)
+    >>> obs, info = env.reset(seed=0)
+    >>> obs.shape
+    torch.Size([2, 4])
+    >>> obs, reward, term, trunc, info = env.step(torch.tensor([0, 2]))
+    >>> sorted(info["oracle"])
+    ['best_arm', 'expected_reward', 'regret']
+    """
+
+    def __init__(self, num_envs: int = 1, *, arms: int = 10, dim: int = 20,
+                 per_arm: bool = False,
+                 reward: Literal["linear", "quadratic", "cosine"] = "linear",
+                 noise: float = 0.1, device: str | torch.device = "cpu",
+                 dtype: str | torch.dtype = "float32") -> None:
+        super().__init__(num_envs, device=device, dtype=dtype)
+        if not (isinstance(arms, int) and arms >= 2):
+            msg = f"arms must be an integer >= 2, got {arms!r}"
+            raise ValueError(msg)
+        if not (isinstance(dim, int) and dim >= 1):
+            msg = f"dim must be a positive integer, got {dim!r}"
+            raise ValueError(msg)
+        if reward not in REWARDS:
+            msg = f"reward must be one of {REWARDS}, got {reward!r}"
+            raise ValueError(msg)
+        if not (isinstance(noise, (int, float)) and noise >= 0 and np.isfinite(noise)):
+            msg = f"noise must be a finite number >= 0, got {noise!r}"
+            raise ValueError(msg)
+        self.arms, self.dim, self.per_arm = arms, dim, bool(per_arm)
+        self.reward, self.noise = reward, float(noise)
+        shape = (arms, dim) if self.per_arm else (dim,)
+        self.single_observation_space = spaces.Box(-1.0, 1.0, shape, dtype=np.float32)
+        self.single_action_space = spaces.Discrete(arms)
+        self._finish_spaces()
+
+    def _h(self, u: Tensor) -> Tensor:
+        if self.reward == "quadratic":
+            return 10.0 * u * u
+        if self.reward == "cosine":
+            return torch.cos(3.0 * u)
+        return u
+
+    def _observe(self) -> Tensor:
+        x = self._contexts(self._t)
+        x = x / x.norm(dim=-1, keepdim=True)
+        if self.per_arm:   # (R, K, d) · (R, d) -> (R, K)
+            u = torch.einsum("rkd,rd->rk", x, self._theta)
+        else:              # (R, K, d) · (R, d) -> (R, K)
+            u = torch.einsum("rkd,rd->rk", self._theta, x)
+        self._mu = self._h(u)
+        self._obs = x.to(self.dtype)
+        return self._obs
+
+    def _reset(self, seeds: list[int], options: dict[str, Any]) -> tuple[Tensor, dict]:
+        shape = (self.dim,) if self.per_arm else (self.arms, self.dim)
+        theta = draw(seeds, "theta", shape, device=self.device)
+        self._theta = theta / theta.norm(dim=-1, keepdim=True)
+        ctx_shape = (self.arms, self.dim) if self.per_arm else (self.dim,)
+        self._contexts = BlockStream(seeds, "contexts", ctx_shape, device=self.device)
+        self._noise = BlockStream(seeds, "noise", (), device=self.device)
+        self._t = 0
+        return self._observe(), {}
+
+    def step(self, action: Any) -> tuple[Tensor, Tensor, Tensor, Tensor, dict]:
+        a = self._as_action(action, torch.long).reshape(self.num_envs, 1)
+        mu_a = self._mu.gather(1, a).squeeze(1)
+        best, best_arm = self._mu.max(dim=1)
+        reward = mu_a + self.noise * self._noise(self._t)
+        info = {"feedback": {},
+                "oracle": {"regret": best - mu_a, "expected_reward": mu_a, "best_arm": best_arm}}
+        self._t += 1
+        obs = self._observe()
+        false = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+        return obs, reward.to(self.dtype), false, false, info
+
+
+ContextualBandit = single_view(ContextualBanditVector)

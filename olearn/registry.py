@@ -1,0 +1,157 @@
+"""Agent registry and plug-in loading for agents and environments.
+
+Environments use gymnasium's registry; agents use the one below. Both accept the same
+plug-in references:
+
+* a registered id: ``"olearn/LinUCB-v0"``;
+* ``"mypkg:mypkg/Drift-v0"``: import ``mypkg`` (which registers), then use the id;
+* ``"module.sub:Class"``: import a class from an installed module;
+* ``"path/to/file.py:Class"``: import a class from a file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import inspect
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from olearn.errors import SpecError
+
+__all__ = ["AgentSpec", "agent_registry", "load_object", "make_agent", "register_agent"]
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """A registered agent: its id, where its class lives, and a one-line description."""
+
+    id: str
+    entry_point: str | Callable[..., Any]
+    description: str = ""
+
+    def load(self) -> Callable[..., Any]:
+        if callable(self.entry_point):
+            return self.entry_point
+        return load_object(self.entry_point)
+
+
+agent_registry: dict[str, AgentSpec] = {}
+
+
+def register_agent(id: str, entry_point: str | Callable[..., Any], *,  # noqa: A002
+                   description: str = "") -> None:
+    """Register an agent class under ``id`` (e.g. ``"me/MyAgent-v0"``).
+
+    >>> register_agent("demo/Mine-v0", "olearn.agents.baselines:Uniform")
+    >>> "demo/Mine-v0" in agent_registry
+    True
+    """
+    agent_registry[id] = AgentSpec(id, entry_point, description)
+
+
+def _import_file(path: str) -> Any:
+    p = Path(path)
+    if not p.is_file():
+        msg = f"plug-in file {path!r} does not exist"
+        raise SpecError(msg)
+    name = f"olearn_plugin_{abs(hash(str(p.resolve())))}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, p)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _import_module(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        msg = f"cannot import module {name!r} ({e}); is it installed or on PYTHONPATH?"
+        raise SpecError(msg) from None
+
+
+def load_object(ref: str) -> Any:
+    """Load ``"module:Name"`` or ``"path/to/file.py:Name"``."""
+    mod_ref, _, attr = ref.rpartition(":")
+    if not mod_ref or not attr:
+        msg = f"expected 'module:Class' or 'path/to/file.py:Class', got {ref!r}"
+        raise SpecError(msg)
+    module = _import_file(mod_ref) if mod_ref.endswith(".py") else _import_module(mod_ref)
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        names = [n for n in dir(module) if not n.startswith("_")]
+        hint = difflib.get_close_matches(attr, names, n=1)
+        msg = f"{mod_ref!r} has no attribute {attr!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+        raise SpecError(msg) from None
+
+
+def is_id(ref: str) -> bool:
+    """A registered-style id (``ns/Name-vN``) rather than a ``module:Class`` reference."""
+    return "/" in ref.rpartition(":")[2] and not ref.endswith(".py")
+
+
+def unknown(kind: str, ref: str, known: list[str]) -> SpecError:
+    """The error for an unknown id, with the closest known one suggested."""
+    hint = difflib.get_close_matches(ref, known, n=1, cutoff=0.5)
+    tail = f"; did you mean {hint[0]!r}?" if hint else f"; see `olearn {kind}s` for the list"
+    return SpecError(f"unknown {kind} id {ref!r}{tail}")
+
+
+def resolve_agent(ref: str) -> tuple[str, Callable[..., Any]]:
+    """Return ``(name, class)`` for an agent reference."""
+    import olearn.agents  # noqa: F401  (registers the built-ins)
+
+    if is_id(ref):
+        module, _, ident = ref.rpartition(":")
+        if module:
+            _import_module(module)
+        if ident not in agent_registry:
+            raise unknown("agent", ident, sorted(agent_registry))
+        return ident, agent_registry[ident].load()
+    return ref, load_object(ref)
+
+
+def check_kwargs(name: str, factory: Callable[..., Any], kwargs: dict[str, Any],
+                 skip: tuple[str, ...] = ()) -> None:
+    """Raise a :class:`SpecError` naming any keyword the factory does not accept."""
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    allowed = [n for n, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+               and n not in skip and n not in ("self", "observation_space", "action_space")]
+    for key in kwargs:
+        if key not in allowed:
+            hint = difflib.get_close_matches(key, allowed, n=1)
+            tail = f"did you mean {hint[0]!r}?" if hint else f"allowed: {', '.join(allowed) or 'none'}"
+            msg = f"unknown keyword {key!r} for {name}; {tail}"
+            raise SpecError(msg)
+
+
+def make_agent(ref: str, observation_space: Any, action_space: Any, **kwargs: Any) -> Any:
+    """Construct an agent from a reference, with its single-replicate spaces and keywords.
+
+    >>> import gymnasium as gym
+    >>> agent = make_agent("olearn/LinUCB-v0", gym.spaces.Box(-1, 1, (3,)), gym.spaces.Discrete(2),
+    ...                    alpha=0.5)
+    >>> agent.alpha
+    0.5
+    """
+    name, cls = resolve_agent(ref)
+    check_kwargs(name, cls, kwargs)
+    try:
+        return cls(observation_space, action_space, **kwargs)
+    except (TypeError, ValueError) as e:
+        msg = f"cannot build agent {name}: {e}"
+        raise SpecError(msg) from None
