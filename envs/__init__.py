@@ -10,6 +10,7 @@ from gymnasium.envs.registration import register, registry
 _ENVS = {
     # id: (module, single-view class, vector class)
     "olearn/ContextualBandit-v0": ("contextual", "ContextualBandit", "ContextualBanditVector"),
+    "olearn/ClassificationBandit-v0": ("classification", "ClassificationBandit", "ClassificationBanditVector"),
 }
 
 for _id, (_mod, _single, _vector) in _ENVS.items():
