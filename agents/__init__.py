@@ -10,6 +10,12 @@ _AGENTS = {
     "olearn/EpsilonGreedy-v0": ("baselines:EpsilonGreedy", "ε-greedy on a ridge regression model"),
     "olearn/LinUCB-v0": ("linear:LinUCB", "LinUCB, disjoint or shared ridge models"),
     "olearn/LinTS-v0": ("linear:LinTS", "linear Thompson sampling"),
+    "olearn/SquareCB-v0": ("squarecb:SquareCB", "SquareCB (inverse-gap weighting) on a ridge oracle"),
+    "olearn/FastCB-v0": ("squarecb:FastCB", "FastCB (first-order inverse-gap weighting) on a ridge oracle"),
+    "olearn/NeuSquareCB-v0": ("neural_cb:NeuSquareCB", "SquareCB on a perturbed-ensemble neural oracle"),
+    "olearn/NeuFastCB-v0": ("neural_cb:NeuFastCB", "FastCB on a perturbed sigmoid-ensemble KL neural oracle"),
+    "olearn/NeuralUCB-v0": ("neural_ucb:NeuralUCB", "NeuralUCB, diagonal or full gradient covariance"),
+    "olearn/NeuralTS-v0": ("neural_ucb:NeuralTS", "NeuralTS, diagonal or full gradient covariance"),
 }
 
 for _id, (_ref, _doc) in _AGENTS.items():

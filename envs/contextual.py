@@ -99,15 +99,17 @@ class ContextualBanditVector(BatchedEnv):
         return u
 
     def _observe(self) -> Tensor:
-        x = self._contexts(self._t)
-        x = x / x.norm(dim=-1, keepdim=True)
-        if self.per_arm:   # (R, K, d) · (R, d) -> (R, K)
-            u = torch.einsum("rkd,rd->rk", x, self._theta)
-        else:              # (R, K, d) · (R, d) -> (R, K)
-            u = torch.einsum("rkd,rd->rk", self._theta, x)
-        self._mu = self._h(u)
-        self._obs = x.to(self.dtype)
-        return self._obs
+        raw, j = self._contexts.block_of(self._t)
+        if raw is not self._raw:  # a new block: normalize and score every arm once per block
+            x = raw / raw.norm(dim=-1, keepdim=True)                   # (B, R, [K,] d)
+            if self.per_arm:
+                u = torch.einsum("brkd,rd->brk", x, self._theta)
+            else:
+                u = torch.einsum("rkd,brd->brk", self._theta, x)
+            self._raw, self._x, self._mu_block = raw, x.to(self.dtype), self._h(u)
+            self._best_block = self._mu_block.max(dim=2)
+        self._j = j
+        return self._x[j]
 
     def _reset(self, seeds: list[int], options: dict[str, Any]) -> tuple[Tensor, dict]:
         shape = (self.dim,) if self.per_arm else (self.arms, self.dim)
@@ -116,20 +118,21 @@ class ContextualBanditVector(BatchedEnv):
         ctx_shape = (self.arms, self.dim) if self.per_arm else (self.dim,)
         self._contexts = BlockStream(seeds, "contexts", ctx_shape, device=self.device)
         self._noise = BlockStream(seeds, "noise", (), device=self.device)
-        self._t = 0
+        self._t, self._raw = 0, None
+        self._false = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
         return self._observe(), {}
 
     def step(self, action: Any) -> tuple[Tensor, Tensor, Tensor, Tensor, dict]:
         a = self._as_action(action, torch.long).reshape(self.num_envs, 1)
-        mu_a = self._mu.gather(1, a).squeeze(1)
-        best, best_arm = self._mu.max(dim=1)
+        j = self._j
+        mu_a = self._mu_block[j].gather(1, a).squeeze(1)
+        best, best_arm = self._best_block.values[j], self._best_block.indices[j]
         reward = mu_a + self.noise * self._noise(self._t)
         info = {"feedback": {},
                 "oracle": {"regret": best - mu_a, "expected_reward": mu_a, "best_arm": best_arm}}
         self._t += 1
         obs = self._observe()
-        false = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
-        return obs, reward.to(self.dtype), false, false, info
+        return obs, reward.to(self.dtype), self._false, self._false, info
 
 
 ContextualBandit = single_view(ContextualBanditVector)

@@ -131,11 +131,20 @@ class BlockStream:
 
     def __call__(self, i: int) -> Tensor:
         """Draw number ``i`` (0-based) for every replicate: shape ``(R, *shape)``."""
+        block, j = self.block_of(i)
+        return block[j]
+
+    def block_of(self, i: int) -> tuple[Tensor, int]:
+        """The whole block holding draw ``i``, shape ``(block, R, *shape)``, and ``i``'s offset.
+
+        Lets a caller transform a block once (normalize contexts, score every arm) instead of
+        once per round.
+        """
         b, j = divmod(int(i), self.block)
         if b != self._index:
             self._fill(b)
         assert self._cache is not None
-        return self._cache[j]
+        return self._cache, j
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()

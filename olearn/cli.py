@@ -1,0 +1,252 @@
+"""The ``olearn`` command line; each command calls one library function.
+
+Exit codes: 0 ok, 1 the run failed, 2 bad usage or input (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from olearn.errors import OlearnError
+
+
+def _fail(msg: str, code: int) -> None:
+    click.echo(f"error: {msg}", err=True)
+    sys.exit(code)
+
+
+def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn olearn's user errors into one line and exit code 2; other failures into exit 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except OlearnError as e:
+            _fail(str(e), e.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted; rerun with --resume to continue", 1)
+        except Exception as e:  # noqa: BLE001 - the run failed: say so in one line
+            _fail(f"run failed: {type(e).__name__}: {e}", 1)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="olearn")
+def main() -> None:
+    """olearn: online learning and bandits with exact regret traces."""
+
+
+def _parse_kv(items: tuple[str, ...]) -> dict[str, Any]:
+    from olearn.spec import _parse_value
+
+    out = {}
+    for item in items:
+        k, sep, v = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"expected key=value, got {item!r}")
+        out[k] = _parse_value(v)
+    return out
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--out", "out", type=click.Path(file_okay=False), help="Run directory [runs/out/<name>-<digest>].")
+@click.option("--force", is_flag=True, help="Overwrite an existing run directory.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary.")
+@click.option("--horizon", type=int, help="Rounds T.")
+@click.option("--replicates", type=int, help="Replicates R.")
+@click.option("--first-replicate", type=int, help="Index of the first replicate.")
+@click.option("--seed", type=int, help="Root seed.")
+@click.option("--device", help="auto | cpu | cuda | cuda:N.")
+@click.option("--delay", type=int, help="Rounds by which feedback reaches the agent.")
+@click.option("--record-every", type=int, help="Record every k-th round.")
+@click.option("--record-log", type=int, help="Record this many log-spaced rounds.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override any spec field.")
+@click.option("--plot/--no-plot", default=True, help="Write OUT/regret.png.")
+@friendly
+def simulate(spec: str, out: str | None, force: bool, resume: bool, quiet: bool, plot: bool,
+             sets: tuple[str, ...], **flags: Any) -> None:
+    """Run the agents of SPEC (a TOML run spec) and write the trace."""
+    from olearn.runner import simulate as run
+    from olearn.spec import RunSpec, apply_override, read_toml
+
+    data = read_toml(spec)
+    for key, value in flags.items():
+        if value is None:
+            continue
+        if key in ("record_every", "record_log"):
+            rec = data.setdefault("record", {})
+            rec.pop("every", None), rec.pop("log", None)
+            rec[key.removeprefix("record_")] = value
+        else:
+            data[key] = value
+    for assignment in sets:
+        apply_override(data, assignment)
+    spec_obj = RunSpec.from_dict(data)
+    result = run(spec_obj, out=out, force=force, resume=resume, quiet=quiet)
+    plot_path = None
+    if plot:
+        from olearn.plot import plot_runs
+
+        plot_path = plot_runs([result.out], result.out / "regret.png")
+    if not quiet:
+        _print_summary(result.out)
+    click.echo(f"trace: {result.out / 'trace'}")
+    if plot_path is not None:
+        click.echo(f"plot:  {plot_path}")
+
+
+def _print_summary(out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from olearn.plot import summary
+
+    df = summary(out)
+    table = Table(title=f"final regret ({out})", title_justify="left")
+    for col in ("agent", "T", "regret (mean ± 95% CI)", "replicates", "rounds/s"):
+        table.add_column(col, justify="left" if col == "agent" else "right")
+    for row in df.iter_rows(named=True):
+        rate = f"{row['rounds_per_s']:,.0f}" if row["rounds_per_s"] is not None else "-"
+        table.add_row(row["agent"], str(row["t"]), f"{row['mean']:.2f} ± {row['ci95']:.2f}",
+                      str(row["replicates"]), rate)
+    Console(width=100).print(table)
+
+
+@main.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="PNG/SVG/PDF [first run's regret.png].")
+@click.option("--log-x", is_flag=True, help="Logarithmic round axis.")
+@click.option("--log-y", is_flag=True, help="Logarithmic regret axis.")
+@click.option("--column", default="regret", show_default=True, help="Trace column to plot.")
+@friendly
+def plot(runs: tuple[str, ...], output: str | None, log_x: bool, log_y: bool, column: str) -> None:
+    """Plot mean regret per agent with a 95% band; several RUNS overlay."""
+    from olearn.plot import plot_runs
+
+    path = plot_runs(list(runs), output or Path(runs[0]) / "regret.png", log_x=log_x,
+                     log_y=log_y, column=column)
+    click.echo(f"plot: {path}")
+
+
+@main.command()
+@click.argument("run", type=click.Path(exists=True, file_okay=False))
+@friendly
+def show(run: str) -> None:
+    """Summary table of a run: final regret per agent, rounds/s, status."""
+    meta_path = Path(run) / "meta.json"
+    if meta_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        click.echo(f"{meta.get('name')}  status={meta.get('status')}  device={meta.get('device')}  "
+                   f"replicates={len(meta.get('replicates', []))}  seed={meta.get('seed')}")
+    _print_summary(Path(run))
+
+
+def _first_line(obj: Any) -> str:
+    doc = (getattr(obj, "__doc__", None) or "").strip()
+    return doc.splitlines()[0] if doc else ""
+
+
+@main.command()
+@friendly
+def envs() -> None:
+    """List environment ids (olearn's and installed plug-ins')."""
+    import gymnasium as gym
+
+    import olearn.envs  # noqa: F401
+    from olearn.registry import load_object
+
+    _plugins()
+    for env_id, spec in sorted(gym.registry.items()):
+        if not env_id.startswith("olearn/") and not _is_plugin(spec):
+            continue
+        entry = spec.vector_entry_point or spec.entry_point
+        try:
+            desc = _first_line(load_object(entry) if isinstance(entry, str) else entry)
+        except OlearnError:
+            desc = "(cannot import)"
+        click.echo(f"{env_id:36s} {desc}")
+
+
+@main.command()
+@friendly
+def agents() -> None:
+    """List agent ids with a one-line description."""
+    import olearn.agents  # noqa: F401
+    from olearn.registry import agent_registry
+
+    _plugins()
+    for agent_id, spec in sorted(agent_registry.items()):
+        click.echo(f"{agent_id:36s} {spec.description}")
+
+
+_PLUGIN_MODULES: set[str] = set()
+
+
+def _plugins() -> None:
+    """Import the ``olearn.plugins`` entry points (for listing only)."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="olearn.plugins"):
+        try:
+            ep.load()
+            _PLUGIN_MODULES.add(ep.module)
+        except Exception as e:  # noqa: BLE001
+            click.echo(f"warning: plug-in {ep.name} failed to load: {e}", err=True)
+
+
+def _is_plugin(spec: Any) -> bool:
+    entry = spec.entry_point if isinstance(spec.entry_point, str) else ""
+    return any(entry.startswith(m) for m in _PLUGIN_MODULES)
+
+
+@main.group()
+def check() -> None:
+    """Run the contract checks on a plug-in environment or agent."""
+
+
+@check.command("env")
+@click.argument("env_id")
+@click.option("--kw", multiple=True, metavar="KEY=VALUE", help="Environment keyword.")
+@friendly
+def check_env_cmd(env_id: str, kw: tuple[str, ...]) -> None:
+    """Check ENV_ID (id, module:Class or file.py:Class)."""
+    from olearn.checks import check_env
+
+    _report(env_id, check_env(env_id, _parse_kv(kw)))
+
+
+@check.command("agent")
+@click.argument("agent_id")
+@click.option("--env", "env_id", required=True, help="Environment to check the agent on.")
+@click.option("--kw", multiple=True, metavar="KEY=VALUE", help="Agent keyword.")
+@click.option("--env-kw", multiple=True, metavar="KEY=VALUE", help="Environment keyword.")
+@friendly
+def check_agent_cmd(agent_id: str, env_id: str, kw: tuple[str, ...], env_kw: tuple[str, ...]) -> None:
+    """Check AGENT_ID on --env."""
+    from olearn.checks import check_agent
+
+    _report(agent_id, check_agent(agent_id, env_id, env_kwargs=_parse_kv(env_kw), kwargs=_parse_kv(kw)))
+
+
+def _report(name: str, problems: list[str]) -> None:
+    if not problems:
+        click.echo(f"{name}: all checks passed")
+        return
+    for p in problems:
+        click.echo(f"{name}: {p}", err=True)
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""THE event loop: observe -> act -> step -> update -> record. The only copy in olearn.
+
+One call runs one agent on one batched environment for ``horizon`` rounds. Cumulative
+quantities stay on the device; rows are recorded on a schedule and flushed in chunks by a
+:class:`olearn.trace.Recorder`. Feedback can be delayed by ``delay`` rounds (a queue of
+steps); regret always counts at decision time. The loop never hands ``info["oracle"]`` to
+the agent.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from olearn.errors import AgentError, EnvError
+from olearn.trace import Recorder
+from olearn.types import Step
+
+__all__ = ["LoopState", "run_loop"]
+
+
+@dataclass
+class LoopState:
+    """Everything the loop carries between rounds; pickled into checkpoints."""
+
+    t: int                      # rounds completed
+    obs: Any
+    cum_regret: Tensor          # (R,) float64: sum of per-round regret increments
+    cum_loss: Tensor            # (R,) float64: sum of oracle losses (loss-based regret)
+    cum_reward: Tensor          # (R,) float64
+    finite: Tensor              # (R,) int64: rounds whose cumulative values were finite
+    queue: deque = field(default_factory=deque)
+    seconds: float = 0.0        # wall time spent in the loop so far
+
+    @classmethod
+    def start(cls, obs: Any, replicates: int, device: torch.device) -> LoopState:
+        z = torch.zeros(replicates, dtype=torch.float64, device=device)
+        return cls(0, obs, z.clone(), z.clone(), z.clone(),
+                   torch.zeros(replicates, dtype=torch.int64, device=device))
+
+
+def _action_problem(action: Any, space: Any, replicates: int) -> str | None:
+    """Describe why ``action`` is not a valid batch of actions, or ``None``."""
+    if not isinstance(action, Tensor):
+        return f"act must return a torch.Tensor of actions, got {type(action).__name__}"
+    if action.shape[:1] != (replicates,):
+        return f"act returned actions of shape {tuple(action.shape)}, expected leading dim {replicates}"
+    n = getattr(space, "n", None)
+    if n is not None:
+        if action.is_floating_point() or action.dim() != 1:
+            return f"act must return integer actions of shape ({replicates},), got {action.dtype} {tuple(action.shape)}"
+        bad = ((action < 0) | (action >= n)).nonzero()
+        if len(bad):
+            r = int(bad[0, 0])
+            return f"action {int(action[r])} of replicate {r} is outside Discrete({n})"
+    return None
+
+
+def _scalars(d: dict[str, Any], replicates: int, taken: set[str]) -> dict[str, Tensor]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, Tensor) and v.dim() == 1 and v.shape[0] == replicates and k not in taken:
+            out[k] = v
+    return out
+
+
+def run_loop(env: Any, agent: Any, state: LoopState, *, horizon: int, record_at: np.ndarray,
+             recorder: Recorder, replicate_ids: list[int], delay: int = 0,
+             on_flush: Callable[[LoopState], None] | None = None,
+             flush_seconds: float = 60.0, progress: Callable[[int], None] | None = None) -> LoopState:
+    """Run rounds ``state.t + 1 .. horizon``; returns the final state.
+
+    ``on_flush(state)`` is called after every flushed chunk (the runner checkpoints there);
+    a chunk is also flushed when ``flush_seconds`` of wall time passed since the last one.
+    """
+    replicates = len(replicate_ids)
+    space = env.single_action_space
+    rec_idx = int(np.searchsorted(record_at, state.t, side="right"))
+    next_rec = int(record_at[rec_idx]) if rec_idx < len(record_at) else horizon + 1
+    last_flush = time.monotonic()
+    start = time.monotonic() - state.seconds
+    loss_based: bool | None = None
+    obs = state.obs
+    taken = {"regret", "reward", "cum_reward"}
+    first = state.t + 1
+
+    def flush() -> None:
+        nonlocal last_flush
+        recorder.flush()
+        _check_finite(state, replicate_ids)
+        last_flush = time.monotonic()
+        state.seconds = last_flush - start
+        if on_flush is not None:
+            on_flush(state)
+
+    with torch.no_grad():
+        for t in range(state.t + 1, horizon + 1):
+            action, act_info = agent.act(obs)
+            if t == first or t == horizon:
+                problem = _action_problem(action, space, replicates)
+                if problem:
+                    raise AgentError(f"round {t}: {problem}")
+            try:
+                next_obs, reward, term, trunc, info = env.step(action)
+            except (IndexError, RuntimeError, ValueError) as e:
+                problem = _action_problem(action, space, replicates)
+                if problem:
+                    raise AgentError(f"round {t}: {problem}") from None
+                if isinstance(e, ValueError):
+                    raise EnvError(f"round {t}: {e}") from None
+                raise
+            oracle = info.get("oracle", {})
+            if loss_based is None:
+                loss_based = _regret_kind(oracle, t)
+            if loss_based:
+                state.cum_loss += oracle["loss"]
+                regret = state.cum_loss - oracle["comparator_cum_loss"]
+            else:
+                state.cum_regret += oracle["regret"]
+                regret = state.cum_regret
+            state.cum_reward += reward
+            state.finite += torch.isfinite(regret + state.cum_reward)
+            step = Step(t, obs, action, act_info, reward, info.get("feedback", {}), next_obs,
+                        term | trunc)
+            if delay:
+                state.queue.append(step)
+                if len(state.queue) > delay:
+                    agent.update(state.queue.popleft())
+            else:
+                agent.update(step)
+            obs = state.obs = next_obs
+            state.t = t
+            if t == next_rec:
+                row = {"regret": regret, "reward": reward, "cum_reward": state.cum_reward}
+                row.update(_scalars(oracle, replicates, taken))
+                row.update(_scalars(act_info, replicates, taken | set(row)))
+                recorder.record(t, row)
+                rec_idx += 1
+                next_rec = int(record_at[rec_idx]) if rec_idx < len(record_at) else horizon + 1
+                if recorder.full:
+                    flush()
+            if t & 255 == 0:
+                if progress is not None:
+                    progress(t)
+                if time.monotonic() - last_flush >= flush_seconds:
+                    flush()
+        flush()
+    if progress is not None:
+        progress(horizon)
+    return state
+
+
+def _regret_kind(oracle: dict[str, Any], t: int) -> bool:
+    if "regret" in oracle:
+        return False
+    if "loss" in oracle and "comparator_cum_loss" in oracle:
+        return True
+    msg = (f"round {t}: the environment's info['oracle'] has neither 'regret' nor 'loss' + "
+           "'comparator_cum_loss', so olearn cannot compute regret; add one of them")
+    raise EnvError(msg)
+
+
+def _check_finite(state: LoopState, replicate_ids: list[int]) -> None:
+    bad = (state.finite < state.t).nonzero()
+    if len(bad):
+        i = int(bad[0, 0])
+        t = int(state.finite[i]) + 1
+        msg = (f"the environment returned a non-finite reward or regret (NaN/inf) at round {t}, "
+               f"replicate {replicate_ids[i]}")
+        raise EnvError(msg)

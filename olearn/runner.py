@@ -1,0 +1,265 @@
+"""Run a spec: build the env and agents, run the loop, write spec, meta and trace.
+
+Crash safety: trace parts are atomic; after a flushed chunk, at most every
+``checkpoint_seconds``, the env, agent and loop state are pickled to
+``OUT/checkpoints/<label>.pt`` (atomically). ``resume=True`` truncates parts written after the
+checkpoint and continues; the finished trace equals an uninterrupted run's.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import torch
+
+from olearn.adapters import PerReplicateAgent, make_env
+from olearn.device import resolve_device
+from olearn.errors import RunExistsError, SpecError
+from olearn.loop import LoopState, run_loop
+from olearn.registry import check_kwargs, resolve_agent
+from olearn.seeding import replicate_seeds
+from olearn.spec import RunSpec
+from olearn.trace import Recorder, TraceWriter, load, schedule
+
+__all__ = ["RunResult", "simulate"]
+
+_ROWS_PER_PART = 1 << 20  # recorded rows (replicates × rounds) per Parquet part
+
+
+@dataclass
+class RunResult:
+    """Where a run went and what it produced."""
+
+    out: Path
+    spec: RunSpec
+    meta: dict[str, Any]
+
+    def load(self) -> pl.LazyFrame:
+        return load(self.out)
+
+    def final_regret(self) -> dict[str, float]:
+        """Mean cumulative regret at the last round, per agent label."""
+        df = (self.load().filter(pl.col("t") == self.spec.horizon)
+              .group_by("agent").agg(pl.col("regret").mean()).collect())
+        return dict(zip(df["agent"].to_list(), df["regret"].to_list()))
+
+
+def default_out(spec: RunSpec) -> Path:
+    return Path("runs") / "out" / f"{spec.name}-{spec.digest()[:8]}"
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _git_sha() -> str | None:
+    try:
+        import subprocess
+
+        here = Path(__file__).resolve().parent
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _versions() -> dict[str, str]:
+    import gymnasium
+    import numpy
+
+    from olearn import __version__
+
+    return {"olearn": __version__, "python": platform.python_version(), "torch": torch.__version__,
+            "numpy": numpy.__version__, "polars": pl.__version__, "gymnasium": gymnasium.__version__}
+
+
+def _prepare_out(spec: RunSpec, out: Path, *, force: bool, resume: bool) -> dict[str, Any] | None:
+    """Return the existing meta when resuming; refuse to overwrite without ``force``."""
+    meta_path = out / "meta.json"
+    if out.exists() and any(out.iterdir()):
+        if resume and meta_path.is_file():
+            meta = json.loads(meta_path.read_text())
+            if meta.get("digest") != spec.digest():
+                raise SpecError(f"cannot resume {out}: it was run from a different spec; "
+                                "use the same spec, or --force to start over")
+            return meta
+        if resume:
+            raise SpecError(f"cannot resume {out}: it has no meta.json; use --force to start over")
+        if not force:
+            raise RunExistsError(f"output directory {out} already exists; pass --resume to "
+                                 "continue that run or --force to overwrite it")
+        if not meta_path.is_file() and not (out / "trace").is_dir():
+            raise SpecError(f"refusing to --force-overwrite {out}: it is not an olearn run "
+                            "directory; choose another --out")
+        shutil.rmtree(out)
+    return None
+
+
+class _Progress:
+    """A rich progress bar on a terminal; silent otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self._bar: Any = None
+
+    def start(self, label: str, total: int, done: int) -> Any:
+        if not self.enabled:
+            return None
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeRemainingColumn)
+
+        class _Rate(TextColumn):
+            def render(self, task: Any) -> Any:
+                from rich.text import Text
+
+                return Text(f"{task.speed or 0:,.0f} rounds/s")
+
+        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                             _Rate(""), TimeRemainingColumn(), transient=True)
+        self._bar.start()
+        task = self._bar.add_task(label, total=total, completed=done)
+        return lambda t: self._bar.update(task, completed=t)
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+def build_agent(entry: Any, env: Any) -> Any:
+    """Build one agent of a spec for an env (single-replicate plug-ins get an adapter)."""
+    name, cls = resolve_agent(entry.id)
+    check_kwargs(name, cls, entry.kwargs)
+    obs_space, act_space = env.single_observation_space, env.single_action_space
+
+    def make() -> Any:
+        return cls(obs_space, act_space, **entry.kwargs)
+
+    try:
+        agent = make()
+    except (TypeError, ValueError) as e:
+        raise SpecError(f"cannot build agent {entry.label} ({name}): {e}") from None
+    return agent if getattr(cls, "vectorized", False) else PerReplicateAgent(make)
+
+
+def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | None = None,
+             force: bool = False, resume: bool = False, quiet: bool = False) -> RunResult:
+    """Run every agent of ``spec`` and write ``OUT/{spec.toml, meta.json, trace/}``.
+
+    Examples
+    --------
+    >>> import olearn
+    >>> spec = olearn.RunSpec.from_dict({"name": "doc", "horizon": 100, "replicates": 2,
+    ...     "env": {"id": "olearn/ContextualBandit-v0", "kwargs": {"arms": 3, "dim": 4}},
+    ...     "agents": [{"label": "ts", "id": "olearn/LinTS-v0"}]})
+    >>> result = olearn.simulate(spec, quiet=True)
+    >>> result.meta["status"]
+    'complete'
+    """
+    if isinstance(spec, dict):
+        spec = RunSpec.from_dict(spec)
+    elif not isinstance(spec, RunSpec):
+        spec = RunSpec.from_toml(spec)
+    device = resolve_device(spec.device)
+    out = Path(out) if out is not None else default_out(spec)
+    meta = _prepare_out(spec, out, force=force, resume=resume)
+    out.mkdir(parents=True, exist_ok=True)
+    if meta is None:
+        meta = {"name": spec.name, "digest": spec.digest(), "status": "running",
+                "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                "device": str(device), "versions": _versions(), "git_sha": _git_sha(),
+                "seed": spec.seed, "replicates": spec.replicate_ids, "agents": {}}
+        if device.type == "cuda":
+            meta["device_name"] = torch.cuda.get_device_name(device)
+        _atomic_write(out / "spec.toml", spec.to_toml())
+    meta["status"] = "running"
+    _atomic_write(out / "meta.json", json.dumps(meta, indent=2))
+    progress = _Progress(not quiet)
+    threads = torch.get_num_threads()
+    if spec.threads and device.type == "cpu":
+        torch.set_num_threads(spec.threads)  # small per-round ops: extra threads only add sync
+    try:
+        for entry in spec.agents:
+            if meta["agents"].get(entry.label, {}).get("status") == "complete":
+                continue
+            meta["agents"][entry.label] = _run_agent(spec, entry, out, device, progress, meta)
+            _atomic_write(out / "meta.json", json.dumps(meta, indent=2))
+    except BaseException as e:
+        progress.stop()
+        meta["status"] = "failed"
+        meta["error"] = f"{type(e).__name__}: {e}"
+        _atomic_write(out / "meta.json", json.dumps(meta, indent=2))
+        if not isinstance(e, (SpecError, KeyboardInterrupt)):
+            (out / "error.log").write_text(traceback.format_exc())
+        raise
+    finally:
+        torch.set_num_threads(threads)
+    progress.stop()
+    meta["status"] = "complete"
+    meta["finished"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    _atomic_write(out / "meta.json", json.dumps(meta, indent=2))
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    return RunResult(out, spec, meta)
+
+
+def _run_agent(spec: RunSpec, entry: Any, out: Path, device: torch.device, progress: _Progress,
+               meta: dict[str, Any]) -> dict[str, Any]:
+    ids = spec.replicate_ids
+    env = make_env(spec.env.id, num_envs=len(ids), device=device, kwargs=spec.env.kwargs)
+    agent = build_agent(entry, env)
+    ckpt = out / "checkpoints" / f"{entry.label}.pt"
+    writer = TraceWriter(out / "trace" / f"agent={entry.label}")
+    if ckpt.is_file():
+        saved = torch.load(ckpt, weights_only=False, map_location=device)
+        env, agent, state, writer.next_part = saved["env"], saved["agent"], saved["state"], saved["part"]
+    else:
+        obs, _ = env.reset(seed=replicate_seeds(spec.seed, "env", ids))
+        agent.reset(seeds=replicate_seeds(spec.seed, f"agent:{entry.label}", ids), device=device)
+        state = LoopState.start(obs, len(ids), device)
+    writer.truncate()
+    rec = spec.record
+    record_at = schedule(spec.horizon, every=rec.every, log=rec.log)
+    rows = rec.chunk or max(1, _ROWS_PER_PART // len(ids))
+    recorder = Recorder(writer, ids, rows=min(rows, len(record_at)))
+    last_ckpt = [time.monotonic()]
+
+    def on_flush(s: LoopState) -> None:
+        if time.monotonic() - last_ckpt[0] < spec.checkpoint_seconds or s.t >= spec.horizon:
+            return
+        ckpt.parent.mkdir(exist_ok=True)
+        tmp = ckpt.with_name(ckpt.name + ".tmp")
+        try:
+            torch.save({"env": env, "agent": agent, "state": s, "part": writer.next_part}, tmp)
+        except (TypeError, AttributeError, RuntimeError) as e:  # unpicklable plug-in
+            print(f"warning: cannot checkpoint agent {entry.label}: {e}", file=sys.stderr)
+            spec.checkpoint_seconds = float("inf")
+            return
+        os.replace(tmp, ckpt)
+        last_ckpt[0] = time.monotonic()
+
+    tick = progress.start(entry.label, spec.horizon, state.t)
+    try:
+        state = run_loop(env, agent, state, horizon=spec.horizon, record_at=record_at,
+                         recorder=recorder, replicate_ids=ids, delay=spec.delay,
+                         on_flush=on_flush, flush_seconds=min(60.0, spec.checkpoint_seconds or 60.0),
+                         progress=tick)
+    finally:
+        progress.stop()
+    ckpt.unlink(missing_ok=True)
+    rate = spec.horizon / state.seconds if state.seconds > 0 else float("inf")
+    return {"status": "complete", "seconds": round(state.seconds, 4),
+            "rounds_per_s": round(rate, 1), "replicate_rounds_per_s": round(rate * len(ids), 1)}

@@ -1,0 +1,249 @@
+"""Run specs: TOML in, validated :class:`RunSpec` out, with a stable digest.
+
+Every field can be set from TOML, from CLI flags, or with ``--set key=value`` overrides
+(``agents.0.kwargs.alpha=2`` or, by label, ``agents.linucb.kwargs.alpha=2``). Validation
+errors name the field, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+import re
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from olearn.errors import SpecError
+
+__all__ = ["AgentEntry", "EnvEntry", "RecordSpec", "RunSpec", "apply_override"]
+
+_LABEL = re.compile(r"^[A-Za-z0-9_.+-]+$")
+
+
+@dataclass
+class RecordSpec:
+    """Which rounds are recorded: ``every`` k-th round, or ``log`` log-spaced points (T always)."""
+
+    every: int | None = 1
+    log: int | None = None
+    chunk: int | None = None  # rows per replicate per Parquet part; None = automatic
+
+
+@dataclass
+class EnvEntry:
+    id: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class AgentEntry:
+    label: str
+    id: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunSpec:
+    """A run: one environment, one or more agents, horizon T, R replicates, root seed.
+
+    Examples
+    --------
+    >>> spec = RunSpec.from_dict({"horizon": 100, "env": {"id": "olearn/ContextualBandit-v0"},
+    ...                           "agents": [{"label": "u", "id": "olearn/Uniform-v0"}]})
+    >>> spec.replicates, len(spec.digest())
+    (1, 64)
+    """
+
+    env: EnvEntry
+    agents: list[AgentEntry]
+    horizon: int
+    name: str = "run"
+    replicates: int = 1
+    first_replicate: int = 0
+    seed: int = 0
+    device: str = "auto"
+    delay: int = 0
+    checkpoint_seconds: float = 60.0
+    threads: int = 1  # CPU threads for torch during the run; 0 keeps torch's default
+    record: RecordSpec = field(default_factory=RecordSpec)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_toml(cls, path: str | Path, overrides: list[str] | None = None) -> RunSpec:
+        data = read_toml(path)
+        for o in overrides or []:
+            apply_override(data, o)
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
+        d = copy.deepcopy(data)
+        _known(d, cls, "spec")
+        if "env" not in d or not isinstance(d["env"], dict):
+            raise SpecError("spec needs an [env] table with an 'id', e.g. id = \"olearn/ContextualBandit-v0\"")
+        if "agents" not in d or not isinstance(d["agents"], list) or not d["agents"]:
+            raise SpecError("spec needs at least one [[agents]] entry with 'label' and 'id'")
+        if "horizon" not in d:
+            raise SpecError("spec needs 'horizon' (number of rounds T), e.g. horizon = 5000")
+        env = d.pop("env")
+        _known(env, EnvEntry, "env")
+        agents = []
+        for i, a in enumerate(d.pop("agents")):
+            if not isinstance(a, dict):
+                raise SpecError(f"agents[{i}] must be a table with 'label' and 'id'")
+            _known(a, AgentEntry, f"agents[{i}]")
+            if "id" not in a:
+                raise SpecError(f"agents[{i}] needs an 'id', e.g. id = \"olearn/LinUCB-v0\"")
+            a.setdefault("label", str(a["id"]).rsplit("/", 1)[-1].split("-v")[0].lower())
+            agents.append(AgentEntry(**a))
+        record = d.pop("record", {})
+        if not isinstance(record, dict):
+            raise SpecError("record must be a table, e.g. [record] every = 1")
+        _known(record, RecordSpec, "record")
+        if "log" in record and "every" not in record:
+            record["every"] = None
+        if "env" in env and "id" not in env:
+            raise SpecError("env needs an 'id'")
+        if "id" not in env:
+            raise SpecError("env needs an 'id', e.g. id = \"olearn/ContextualBandit-v0\"")
+        spec = cls(env=EnvEntry(**env), agents=agents, record=RecordSpec(**record), **d)
+        spec.validate()
+        return spec
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> None:
+        _int(self.horizon, "horizon", 1)
+        _int(self.replicates, "replicates", 1)
+        _int(self.first_replicate, "first_replicate", 0)
+        _int(self.seed, "seed", 0)
+        _int(self.delay, "delay", 0)
+        _int(self.threads, "threads", 0)
+        if not isinstance(self.name, str) or not _LABEL.match(self.name):
+            raise SpecError(f"name must be letters, digits, '_', '.', '+' or '-', got {self.name!r}")
+        if not isinstance(self.device, str):
+            raise SpecError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+        if not isinstance(self.checkpoint_seconds, (int, float)) or self.checkpoint_seconds < 0:
+            raise SpecError(f"checkpoint_seconds must be a number >= 0, got {self.checkpoint_seconds!r}")
+        r = self.record
+        if r.every is not None and r.log is not None:
+            raise SpecError("record: give either 'every' or 'log', not both")
+        if r.every is None and r.log is None:
+            r.every = 1
+        if r.every is not None:
+            _int(r.every, "record.every", 1)
+        if r.log is not None:
+            _int(r.log, "record.log", 2)
+        if r.chunk is not None:
+            _int(r.chunk, "record.chunk", 1)
+        if not isinstance(self.env.id, str) or not self.env.id:
+            raise SpecError(f"env.id must be a non-empty string, got {self.env.id!r}")
+        if not isinstance(self.env.kwargs, dict):
+            raise SpecError(f"env.kwargs must be a table, got {self.env.kwargs!r}")
+        seen = set()
+        for i, a in enumerate(self.agents):
+            if not isinstance(a.label, str) or not _LABEL.match(a.label):
+                raise SpecError(f"agents[{i}].label must be letters, digits, '_', '.', '+' or '-', got {a.label!r}")
+            if a.label in seen:
+                raise SpecError(f"agents[{i}].label {a.label!r} is used twice; labels must be unique")
+            seen.add(a.label)
+            if not isinstance(a.id, str) or not a.id:
+                raise SpecError(f"agents[{i}].id must be a non-empty string, got {a.id!r}")
+            if not isinstance(a.kwargs, dict):
+                raise SpecError(f"agents[{i}].kwargs must be a table, got {a.kwargs!r}")
+
+    # ------------------------------------------------------------------ output
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["record"] = {k: v for k, v in d["record"].items() if v is not None}
+        return d
+
+    def digest(self) -> str:
+        """SHA-256 of everything that determines the trace (not name, device, threads, checkpoints)."""
+        d = self.to_dict()
+        for k in ("name", "device", "checkpoint_seconds", "threads"):
+            d.pop(k)
+        d["record"].pop("chunk", None)
+        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()
+
+    def to_toml(self) -> str:
+        import tomli_w
+
+        return tomli_w.dumps(self.to_dict())
+
+    @property
+    def replicate_ids(self) -> list[int]:
+        return list(range(self.first_replicate, self.first_replicate + self.replicates))
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Read a spec file into a plain dict, with a one-line error for a missing or bad file."""
+    p = Path(path)
+    if not p.is_file():
+        msg = f"spec file {str(path)!r} does not exist"
+        raise SpecError(msg)
+    try:
+        return tomllib.loads(p.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        msg = f"{path}: malformed TOML: {e}"
+        raise SpecError(msg) from None
+
+
+def _int(v: Any, name: str, low: int) -> None:
+    if isinstance(v, bool) or not isinstance(v, int) or v < low:
+        what = "a positive integer" if low == 1 else f"an integer >= {low}"
+        raise SpecError(f"{name} must be {what}, got {v!r}")
+
+
+def _known(d: dict[str, Any], cls: type, where: str) -> None:
+    allowed = list(cls.__dataclass_fields__)
+    for k in d:
+        if k not in allowed:
+            hint = difflib.get_close_matches(k, allowed, n=1)
+            tail = f"did you mean {hint[0]!r}?" if hint else f"allowed: {', '.join(allowed)}"
+            raise SpecError(f"unknown field {k!r} in {where}; {tail}")
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_override(data: dict[str, Any], assignment: str) -> None:
+    """Apply ``key.path=value`` (value parsed as TOML, else a string) to a spec dict in place.
+
+    >>> d = {"agents": [{"label": "a", "id": "x"}]}
+    >>> apply_override(d, "agents.a.kwargs.alpha=0.5"); d["agents"][0]["kwargs"]
+    {'alpha': 0.5}
+    """
+    key, sep, value = assignment.partition("=")
+    if not sep or not key.strip():
+        raise SpecError(f"--set expects key=value, got {assignment!r}")
+    parts = key.strip().split(".")
+    node: Any = data
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            if part.isdigit() and int(part) < len(node):
+                idx = int(part)
+            else:
+                labels = [e.get("label") for e in node if isinstance(e, dict)]
+                if part not in labels:
+                    raise SpecError(f"--set {key}: no list entry {part!r}; use an index or one of {labels}")
+                idx = labels.index(part)
+            if last:
+                node[idx] = _parse_value(value)
+            else:
+                node = node[idx]
+            continue
+        if not isinstance(node, dict):
+            raise SpecError(f"--set {key}: {'.'.join(parts[:i])} is not a table")
+        if last:
+            node[part] = _parse_value(value)
+        else:
+            node = node.setdefault(part, {})
