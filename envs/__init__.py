@@ -10,6 +10,7 @@ from gymnasium.envs.registration import register, registry
 _ENVS = {
     # id: (module, single-view class, vector class)
     "olearn/ContextualBandit-v0": ("contextual", "ContextualBandit", "ContextualBanditVector"),
+    "olearn/SEA-v0": ("sea", "SEA", "SEAVector"),
     "olearn/ClassificationBandit-v0": ("classification", "ClassificationBandit", "ClassificationBanditVector"),
 }
 

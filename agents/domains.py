@@ -1,0 +1,237 @@
+"""Decision sets of online convex optimization: ball, simplex and box, batched over replicates.
+
+A domain knows how to project (Euclidean), test membership and report its diameter. The
+gymnasium spaces :class:`BallSpace` and :class:`SimplexSpace` are ``Box`` spaces whose
+``contains`` and ``sample`` respect the true set, so ``check_env`` and the agent contract tests
+see valid points; agents read the geometry back with :func:`domain_of`.
+:func:`ball_quadratic_min` solves ``min ½yᵀHy − bᵀy`` over a ball exactly (eigendecomposition
+plus a safeguarded secular-equation solve); the SEA environment's comparator and the
+exp-concave (online-Newton) projection both use it. Numerics in float64.
+
+Examples
+--------
+>>> import torch
+>>> ball = Domain("ball", dim=2, radius=1.0)
+>>> ball.project(torch.tensor([[3.0, 4.0]], dtype=torch.float64)).tolist()
+[[0.6, 0.8]]
+>>> Domain("simplex", dim=3).project(torch.tensor([[2.0, 0.0, 0.0]])).tolist()
+[[1.0, 0.0, 0.0]]
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import spaces
+from torch import Tensor
+
+__all__ = ["BallSpace", "Domain", "SimplexSpace", "ball_quadratic_min", "domain_of",
+           "project_simplex"]
+
+TOL = 1e-6
+
+
+class BallSpace(spaces.Box):
+    """Euclidean ball ``{x : ‖x‖ ≤ radius}`` in ``R^dim`` as a gymnasium ``Box`` (float64)."""
+
+    domain = "ball"
+
+    def __init__(self, radius: float, dim: int, seed: Any = None) -> None:
+        super().__init__(-radius, radius, (dim,), dtype=np.float64, seed=seed)
+        self.radius = float(radius)
+
+    def sample(self, mask: Any = None, probability: Any = None) -> np.ndarray:
+        """A uniform point of the ball."""
+        z = self.np_random.standard_normal(self.shape[0])
+        u = self.np_random.random() ** (1.0 / self.shape[0])
+        return self.radius * u * z / max(np.linalg.norm(z), 1e-300)
+
+    def contains(self, x: Any) -> bool:
+        """Shape, dtype and ``‖x‖ ≤ radius·(1 + 1e-6)``."""
+        x = np.asarray(x)
+        return (x.shape == self.shape and np.can_cast(x.dtype, self.dtype)
+                and bool(np.linalg.norm(x) <= self.radius * (1 + TOL) + 1e-12))
+
+    def __repr__(self) -> str:
+        return f"BallSpace(radius={self.radius}, dim={self.shape[0]})"
+
+
+class SimplexSpace(spaces.Box):
+    """Probability simplex in ``R^dim`` as a gymnasium ``Box`` on ``[0, 1]^dim`` (float64)."""
+
+    domain = "simplex"
+
+    def __init__(self, dim: int, seed: Any = None) -> None:
+        super().__init__(0.0, 1.0, (dim,), dtype=np.float64, seed=seed)
+
+    def sample(self, mask: Any = None, probability: Any = None) -> np.ndarray:
+        """A uniform (Dirichlet(1)) point of the simplex."""
+        return self.np_random.dirichlet(np.ones(self.shape[0]))
+
+    def contains(self, x: Any) -> bool:
+        """Shape, dtype, ``x ≥ −1e-6`` and ``|Σx − 1| ≤ 1e-6``."""
+        x = np.asarray(x)
+        return (x.shape == self.shape and np.can_cast(x.dtype, self.dtype)
+                and bool((x >= -TOL).all()) and abs(float(x.sum()) - 1.0) <= TOL)
+
+    def __repr__(self) -> str:
+        return f"SimplexSpace(dim={self.shape[0]})"
+
+
+def project_simplex(y: Tensor) -> Tensor:
+    """Euclidean projection of each row (last dim) onto the probability simplex (sort based)."""
+    k = y.shape[-1]
+    u, _ = torch.sort(y, dim=-1, descending=True)
+    css = u.cumsum(-1) - 1.0
+    idx = torch.arange(1, k + 1, device=y.device, dtype=y.dtype)
+    cond = u - css / idx > 0
+    rho = cond.to(y.dtype).cumsum(-1).argmax(-1, keepdim=True)  # last True (cond is a prefix)
+    tau = css.gather(-1, rho) / (rho + 1).to(y.dtype)
+    return (y - tau).clamp_min(0.0)
+
+
+class Domain:
+    """A convex decision set: ``"ball"`` (radius), ``"simplex"`` or ``"box"`` (low, high).
+
+    Parameters
+    ----------
+    kind
+        ``"ball"``, ``"simplex"`` or ``"box"``.
+    dim
+        Dimension of the points.
+    radius
+        Ball radius (``kind="ball"``).
+    low, high
+        Box bounds (``kind="box"``), scalars or arrays of shape ``(dim,)``.
+    """
+
+    def __init__(self, kind: Literal["ball", "simplex", "box"], *, dim: int,
+                 radius: float = 1.0, low: Any = -1.0, high: Any = 1.0) -> None:
+        if kind not in ("ball", "simplex", "box"):
+            msg = f"domain kind must be 'ball', 'simplex' or 'box', got {kind!r}"
+            raise ValueError(msg)
+        if not (isinstance(dim, int) and dim >= 1):
+            msg = f"dim must be a positive integer, got {dim!r}"
+            raise ValueError(msg)
+        if kind == "ball" and not radius > 0:
+            msg = f"radius must be positive, got {radius!r}"
+            raise ValueError(msg)
+        self.kind, self.dim, self.radius = kind, dim, float(radius)
+        self.low = np.broadcast_to(np.asarray(low, dtype=np.float64), (dim,)).copy()
+        self.high = np.broadcast_to(np.asarray(high, dtype=np.float64), (dim,)).copy()
+
+    @property
+    def diameter(self) -> float:
+        """``sup ‖x − y‖`` over the set."""
+        if self.kind == "ball":
+            return 2.0 * self.radius
+        if self.kind == "simplex":
+            return math.sqrt(2.0)
+        return float(np.linalg.norm(self.high - self.low))
+
+    def center(self, replicates: int, device: torch.device) -> Tensor:
+        """A starting point per replicate: the origin, the uniform point or the box centre."""
+        if self.kind == "simplex":
+            return torch.full((replicates, self.dim), 1.0 / self.dim, dtype=torch.float64,
+                              device=device)
+        if self.kind == "box":
+            c = torch.as_tensor((self.low + self.high) / 2, device=device)
+            return c.expand(replicates, -1).clone()
+        return torch.zeros(replicates, self.dim, dtype=torch.float64, device=device)
+
+    def project(self, y: Tensor) -> Tensor:
+        """Euclidean projection of each row of ``y`` onto the set."""
+        if self.kind == "ball":
+            n = y.norm(dim=-1, keepdim=True)
+            return y * (self.radius / n.clamp_min(self.radius))
+        if self.kind == "simplex":
+            return project_simplex(y)
+        lo = torch.as_tensor(self.low, dtype=y.dtype, device=y.device)
+        hi = torch.as_tensor(self.high, dtype=y.dtype, device=y.device)
+        return torch.minimum(torch.maximum(y, lo), hi)
+
+    def violation(self, x: Tensor) -> Tensor:
+        """Per row, how far ``x`` is outside the set (0 inside)."""
+        if self.kind == "ball":
+            return (x.norm(dim=-1) - self.radius).clamp_min(0.0)
+        if self.kind == "simplex":
+            return torch.maximum((-x).clamp_min(0.0).amax(-1), (x.sum(-1) - 1.0).abs())
+        return (x - self.project(x)).abs().amax(-1)
+
+    def space(self) -> gym.Space:
+        """The gymnasium action space of this set."""
+        if self.kind == "ball":
+            return BallSpace(self.radius, self.dim)
+        if self.kind == "simplex":
+            return SimplexSpace(self.dim)
+        return spaces.Box(self.low, self.high, (self.dim,), dtype=np.float64)
+
+
+def domain_of(space: gym.Space, who: str = "agent") -> Domain:
+    """The :class:`Domain` of a ``BallSpace``, ``SimplexSpace`` or 1-d ``Box`` action space."""
+    kind = getattr(space, "domain", None)
+    if not isinstance(space, spaces.Box) or len(space.shape) != 1:
+        msg = f"{who} needs a 1-d Box action space (ball, simplex or box), got {space}"
+        raise ValueError(msg)
+    dim = int(space.shape[0])
+    if kind == "ball":
+        return Domain("ball", dim=dim, radius=float(space.radius))
+    if kind == "simplex":
+        return Domain("simplex", dim=dim)
+    if not (np.isfinite(space.low).all() and np.isfinite(space.high).all()):
+        msg = f"{who} needs a bounded action space, got {space}"
+        raise ValueError(msg)
+    return Domain("box", dim=dim, low=space.low, high=space.high)
+
+
+def ball_quadratic_min(h: Tensor, b: Tensor, radius: float, *,
+                       iters: int = 100) -> tuple[Tensor, Tensor]:
+    """Exact ``argmin_{‖y‖≤radius} ½yᵀHy − bᵀy`` for PSD ``H`` (R, d, d) and ``b`` (R, d).
+
+    Eigendecompose ``H = QΛQᵀ``; if the (minimum-norm) unconstrained minimizer lies in the
+    ball it is the answer, else ``y(μ) = Q(Λ + μ)⁻¹Qᵀb`` with ``‖y(μ)‖ = radius`` found by a
+    safeguarded Newton iteration on ``1/‖y(μ)‖ − 1/radius`` (concave and increasing in μ,
+    so Newton from the left converges monotonically). Returns ``(y, value)``.
+
+    Examples
+    --------
+    >>> h = torch.eye(2, dtype=torch.float64)[None]
+    >>> y, v = ball_quadratic_min(h, torch.tensor([[3.0, 4.0]], dtype=torch.float64), 1.0)
+    >>> y.tolist(), round(float(v), 3)
+    ([[0.6, 0.8]], -4.5)
+    """
+    lam, q = torch.linalg.eigh(h)
+    lam = lam.clamp_min(0.0)
+    bt = (q.transpose(-1, -2) @ b.unsqueeze(-1)).squeeze(-1)          # (R, d)
+    scale = lam.amax(-1, keepdim=True).clamp_min(1e-300)
+    null = lam <= 1e-12 * scale
+    inside_coef = torch.where(null, torch.zeros_like(bt), bt / torch.where(null, 1.0, lam))
+    unconstrained_ok = (inside_coef.norm(dim=-1) <= radius) & ~(null & (bt.abs() > 1e-12 *
+                        bt.abs().amax(-1, keepdim=True).clamp_min(1e-300))).any(-1)
+    # Newton on phi(mu) = 1/||y(mu)|| - 1/r from mu0 = max_i (|b_i|/r - lam_i)+ <= root
+    mu = (bt.abs() / radius - lam).amax(-1).clamp_min(0.0)
+    mu = torch.where(unconstrained_ok, torch.zeros_like(mu), mu)
+    for _ in range(iters):
+        den = lam + mu.unsqueeze(-1)
+        ny2 = (bt * bt / (den * den).clamp_min(1e-300)).sum(-1)
+        ny = ny2.sqrt()
+        dny = -(bt * bt / (den ** 3).clamp_min(1e-300)).sum(-1) / ny.clamp_min(1e-300)
+        phi = 1.0 / ny.clamp_min(1e-300) - 1.0 / radius
+        dphi = -dny / ny2.clamp_min(1e-300)
+        step = phi / dphi.clamp_min(1e-300)
+        step = torch.where(unconstrained_ok | (ny == 0), torch.zeros_like(step), step)
+        mu = (mu - step).clamp_min(0.0)
+        if bool((step.abs() <= 1e-15 * (1.0 + mu)).all()):
+            break
+    den = lam + mu.unsqueeze(-1)
+    coef = torch.where(unconstrained_ok.unsqueeze(-1), inside_coef,
+                       bt / den.clamp_min(1e-300))
+    y = (q @ coef.unsqueeze(-1)).squeeze(-1)
+    n = y.norm(dim=-1, keepdim=True)
+    y = y * (radius / n.clamp_min(radius))                            # round-off guard
+    value = 0.5 * (y.unsqueeze(-2) @ h @ y.unsqueeze(-1)).reshape(y.shape[0]) - (b * y).sum(-1)
+    return y, value
