@@ -26,14 +26,19 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Literal
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Literal
 
+import gymnasium as gym
 import torch
 from torch import Tensor
 
+from olearn.agents.base import BatchedAgent
+from olearn.agents.domains import domain_of
+from olearn.types import Step
+
 __all__ = ["AdaptiveOOMD", "Constant", "Hint", "InvLambdaT", "InvSqrt", "LastGradient",
-           "MeanGradient", "SachsFTRL", "Schedule", "ZeroHint", "make_hint"]
+           "MeanGradient", "OCOAgent", "SachsFTRL", "Schedule", "ZeroHint", "make_hint"]
 
 HINTS = ("last_gradient", "zero", "mean_gradient")
 
@@ -189,3 +194,31 @@ def check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
 
 
 Curvature = Literal["convex", "strongly_convex", "exp_concave"]
+
+
+class OCOAgent(BatchedAgent):
+    """Common part of the online convex optimization agents: domain and constants ``D``, ``G``.
+
+    The decision set comes from the action space (:func:`olearn.agents.domains.domain_of`);
+    observations are ignored; feedback must carry ``grad`` (R, d).
+    """
+
+    test_env: ClassVar[tuple[str, dict[str, Any]]] = ("olearn/SEA-v0", {"dim": 3, "sigma": 0.1})
+    info_keys: ClassVar[tuple[str, ...]] = ("eta",)
+
+    def __init__(self, observation_space: gym.Space, action_space: gym.Space) -> None:
+        super().__init__(observation_space, action_space)
+        self._domain = domain_of(action_space, type(self).__name__)
+        self.dim = self._domain.dim
+
+    def reset(self, *, seeds: Sequence[int], device: torch.device) -> None:
+        super().reset(seeds=seeds, device=device)
+        self._t = 0
+
+    def _grad(self, step: Step) -> Tensor:
+        g = step.feedback.get("grad") if isinstance(step.feedback, dict) else None
+        if g is None:
+            msg = (f"{type(self).__name__} needs the gradient in info['feedback']['grad']; "
+                   "use an online convex optimization env such as olearn/SEA-v0")
+            raise ValueError(msg)
+        return torch.as_tensor(g, device=self.device).to(torch.float64)
