@@ -118,8 +118,7 @@ def check_agent(ref: str, env: str, *, env_kwargs: dict[str, Any] | None = None,
         agent.reset(seeds=replicate_seeds(0, "agent", range(r)), device=_CPU)
         taken = []
         for t in range(1, rounds + 1):
-            with torch.no_grad():
-                action, info = agent.act(obs)
+            action, info = agent.act(obs)
             problem = _action_problem(action, e.single_action_space, r)
             if problem:
                 raise _Problem(f"round {t}: {problem}")
@@ -131,8 +130,7 @@ def check_agent(ref: str, env: str, *, env_kwargs: dict[str, Any] | None = None,
                 if not (isinstance(v, Tensor) and v.shape[:1] == (r,)):
                     raise _Problem(f"act_info[{k!r}] must be a tensor with leading dim {r}")
             nxt, reward, term, trunc, einfo = e.step(action)
-            with torch.no_grad():
-                agent.update(Step(t, obs, action, info, reward, einfo.get("feedback", {}), nxt, term | trunc))
+            agent.update(Step(t, obs, action, info, reward, einfo.get("feedback", {}), nxt, term | trunc))
             obs = nxt
             taken.append(action.detach().cpu().clone())
         return taken

@@ -4,7 +4,8 @@ One call runs one agent on one batched environment for ``horizon`` rounds. Cumul
 quantities stay on the device; rows are recorded on a schedule and flushed in chunks by a
 :class:`olearn.trace.Recorder`. Feedback can be delayed by ``delay`` rounds (a queue of
 steps); regret always counts at decision time. The loop never hands ``info["oracle"]`` to
-the agent.
+the agent. Gradient mode is left to agents: one that trains a network enables autograd in
+``update`` and should act under ``torch.no_grad()``.
 """
 
 from __future__ import annotations
@@ -100,58 +101,57 @@ def run_loop(env: Any, agent: Any, state: LoopState, *, horizon: int, record_at:
         if on_flush is not None:
             on_flush(state)
 
-    with torch.no_grad():
-        for t in range(state.t + 1, horizon + 1):
-            action, act_info = agent.act(obs)
-            if t == first or t == horizon:
-                problem = _action_problem(action, space, replicates)
-                if problem:
-                    raise AgentError(f"round {t}: {problem}")
-            try:
-                next_obs, reward, term, trunc, info = env.step(action)
-            except (IndexError, RuntimeError, ValueError) as e:
-                problem = _action_problem(action, space, replicates)
-                if problem:
-                    raise AgentError(f"round {t}: {problem}") from None
-                if isinstance(e, ValueError):
-                    raise EnvError(f"round {t}: {e}") from None
-                raise
-            oracle = info.get("oracle", {})
-            if loss_based is None:
-                loss_based = _regret_kind(oracle, t)
-            if loss_based:
-                state.cum_loss += oracle["loss"]
-                regret = state.cum_loss - oracle["comparator_cum_loss"]
-            else:
-                state.cum_regret += oracle["regret"]
-                regret = state.cum_regret
-            state.cum_reward += reward
-            state.finite += torch.isfinite(regret + state.cum_reward)
-            step = Step(t, obs, action, act_info, reward, info.get("feedback", {}), next_obs,
-                        term | trunc)
-            if delay:
-                state.queue.append(step)
-                if len(state.queue) > delay:
-                    agent.update(state.queue.popleft())
-            else:
-                agent.update(step)
-            obs = state.obs = next_obs
-            state.t = t
-            if t == next_rec:
-                row = {"regret": regret, "reward": reward, "cum_reward": state.cum_reward}
-                row.update(_scalars(oracle, replicates, taken))
-                row.update(_scalars(act_info, replicates, taken | set(row)))
-                recorder.record(t, row)
-                rec_idx += 1
-                next_rec = int(record_at[rec_idx]) if rec_idx < len(record_at) else horizon + 1
-                if recorder.full:
-                    flush()
-            if t & 255 == 0:
-                if progress is not None:
-                    progress(t)
-                if time.monotonic() - last_flush >= flush_seconds:
-                    flush()
-        flush()
+    for t in range(state.t + 1, horizon + 1):
+        action, act_info = agent.act(obs)
+        if t == first or t == horizon:
+            problem = _action_problem(action, space, replicates)
+            if problem:
+                raise AgentError(f"round {t}: {problem}")
+        try:
+            next_obs, reward, term, trunc, info = env.step(action)
+        except (IndexError, RuntimeError, ValueError) as e:
+            problem = _action_problem(action, space, replicates)
+            if problem:
+                raise AgentError(f"round {t}: {problem}") from None
+            if isinstance(e, ValueError):
+                raise EnvError(f"round {t}: {e}") from None
+            raise
+        oracle = info.get("oracle", {})
+        if loss_based is None:
+            loss_based = _regret_kind(oracle, t)
+        if loss_based:
+            state.cum_loss += oracle["loss"]
+            regret = state.cum_loss - oracle["comparator_cum_loss"]
+        else:
+            state.cum_regret += oracle["regret"]
+            regret = state.cum_regret
+        state.cum_reward += reward
+        state.finite += torch.isfinite(regret + state.cum_reward)
+        step = Step(t, obs, action, act_info, reward, info.get("feedback", {}), next_obs,
+                    term | trunc)
+        if delay:
+            state.queue.append(step)
+            if len(state.queue) > delay:
+                agent.update(state.queue.popleft())
+        else:
+            agent.update(step)
+        obs = state.obs = next_obs
+        state.t = t
+        if t == next_rec:
+            row = {"regret": regret, "reward": reward, "cum_reward": state.cum_reward}
+            row.update(_scalars(oracle, replicates, taken))
+            row.update(_scalars(act_info, replicates, taken | set(row)))
+            recorder.record(t, row)
+            rec_idx += 1
+            next_rec = int(record_at[rec_idx]) if rec_idx < len(record_at) else horizon + 1
+            if recorder.full:
+                flush()
+        if t & 255 == 0:
+            if progress is not None:
+                progress(t)
+            if time.monotonic() - last_flush >= flush_seconds:
+                flush()
+    flush()
     if progress is not None:
         progress(horizon)
     return state

@@ -85,7 +85,7 @@ class Recorder:
                 self._buf[name] = torch.empty((self.rows, v.shape[0]), dtype=dtype, device=v.device)
         i = len(self._t)
         for name, buf in self._buf.items():
-            buf[i] = values[name]
+            buf[i] = values[name].detach()
         self._t.append(t)
 
     @property

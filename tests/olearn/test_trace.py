@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+
+import olearn
+from olearn.errors import OlearnError
+from olearn.trace import Recorder, TraceWriter, schedule
+
+
+def test_schedule_always_includes_horizon():
+    assert schedule(7, every=3).tolist() == [3, 6, 7]
+    pts = schedule(100_000, log=50)
+    assert pts[0] == 1 and pts[-1] == 100_000 and len(pts) <= 50 and np.all(np.diff(pts) > 0)
+
+
+def test_recorder_round_trip(tmp_path):
+    w = TraceWriter(tmp_path / "trace" / "agent=x")
+    rec = Recorder(w, [5, 6], rows=2)
+    for t in (1, 2, 3):
+        rec.record(t, {"regret": torch.tensor([t, 10.0 * t], dtype=torch.float64),
+                       "reward": torch.tensor([0.5, 1.5]), "cum_reward": torch.zeros(2),
+                       "best_arm": torch.tensor([1, 2])})
+        if rec.full:
+            rec.flush()
+    rec.flush()
+    assert sorted(p.name for p in (tmp_path / "trace" / "agent=x").iterdir()) == [
+        "part-00000.parquet", "part-00001.parquet"]
+    df = olearn.load(tmp_path).collect().sort("replicate", "t")
+    assert df["agent"].unique().to_list() == ["x"]
+    assert df["replicate"].to_list() == [5, 5, 5, 6, 6, 6]
+    assert df["regret"].to_list() == [1, 2, 3, 10, 20, 30]
+    assert df.schema["best_arm"] == pl.Int64
+
+
+def test_truncate_drops_parts_after_checkpoint(tmp_path):
+    w = TraceWriter(tmp_path)
+    for _ in range(3):
+        w.write(pl.DataFrame({"t": [1]}))
+    (tmp_path / "part-00003.parquet.tmp").write_text("half written")
+    TraceWriter(tmp_path, next_part=1).truncate()
+    assert [p.name for p in tmp_path.iterdir()] == ["part-00000.parquet"]
+
+
+def test_load_explains_a_missing_trace(tmp_path):
+    with pytest.raises(OlearnError, match="no trace parts"):
+        olearn.load(tmp_path)
