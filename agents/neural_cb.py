@@ -46,7 +46,8 @@ class NeuSquareCB(BatchedAgent):
     hidden, activation
         Network: hidden layer widths (default one layer of 100) and activation.
     lr
-        OGD step size η.
+        OGD step size η; ``None``: 0.2 for NeuSquareCB, 1.0 for NeuFastCB (sigmoid gradients
+        are at most 1/4 as large), the best of {0.2, 0.5, 1, 2} on ``ContextualBandit-v0``.
     c_p, S, perturbation
         Perturbation constant, ensemble size and form (``"param_linear"`` or ``"none"``).
     gamma_scale, gamma_exponent
@@ -82,11 +83,12 @@ class NeuSquareCB(BatchedAgent):
     info_keys: ClassVar[tuple[str, ...]] = ("propensity", "gamma")
     test_env: ClassVar[tuple[str, dict]] = ("olearn/ContextualBandit-v0", {"arms": 3, "dim": 4})
     _loss: ClassVar[str] = "square"
+    _default_lr: ClassVar[float] = 0.2
 
     def __init__(self, observation_space: gym.Space, action_space: gym.Space, *,
                  hidden: Sequence[int] = (100,),
                  activation: Literal["relu", "tanh", "softplus", "gelu"] = "relu",
-                 lr: float = 0.05, c_p: float = 0.01, S: int = 4,  # noqa: N803
+                 lr: float | None = None, c_p: float = 0.01, S: int = 4,  # noqa: N803
                  perturbation: Literal["param_linear", "none"] = "param_linear",
                  gamma_scale: float = 10.0, gamma_exponent: float = 0.5,
                  steps_per_round: int = 1, update_every: int = 1, radius: float | None = None,
@@ -98,8 +100,8 @@ class NeuSquareCB(BatchedAgent):
         check_network(name, hidden, activation)
         check_gamma(name, gamma_scale, gamma_exponent)
         check_reward_range(name, reward_range)
-        if not (isinstance(lr, (int, float)) and lr > 0):
-            msg = f"{name}: lr must be a positive number, got {lr!r}"
+        if lr is not None and not (isinstance(lr, (int, float)) and lr > 0):
+            msg = f"{name}: lr must be None (default) or a positive number, got {lr!r}"
             raise ValueError(msg)
         if not (isinstance(c_p, (int, float)) and c_p >= 0):
             msg = f"{name}: c_p must be a number >= 0, got {c_p!r}"
@@ -151,9 +153,26 @@ class NeuSquareCB(BatchedAgent):
             g = torch.Generator(device=self.device)
             g.manual_seed(derive(s, "xi"))
             self._xi_gens.append(g)
+        self._lr = self._default_lr if self.lr is None else float(self.lr)
         self._t, self._steps = 0, 0
         self._buf_x: list[Tensor] = []
         self._buf_y: list[Tensor] = []
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        if "_xi_gens" in state:          # generators do not pickle; their states do
+            state["_xi_gens"] = [g.get_state() for g in self._xi_gens]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "_xi_gens" in state:
+            gens = []
+            for saved in state["_xi_gens"]:
+                g = torch.Generator(device=state["device"])
+                g.set_state(saved)
+                gens.append(g)
+            state["_xi_gens"] = gens
+        self.__dict__.update(state)
 
     # -- prediction ------------------------------------------------------------------------
     def _offsets(self, z: Tensor) -> Tensor:
@@ -210,11 +229,11 @@ class NeuSquareCB(BatchedAgent):
         offsets = self._offsets(zn)
         coef_f, coef_s = self._coefficients(f.detach(), y, offsets)
         grads = torch.autograd.grad((f * coef_f).sum(), params)
-        new = [p.detach() - self.lr * g for p, g in zip(params, grads, strict=True)]
+        new = [p.detach() - self._lr * g for p, g in zip(params, grads, strict=True)]
         if self._perturbed:
             delta = flatten(params).detach() - self._theta0
             extra = self.c_p * self._perturbation_grad(coef_s, offsets / self.c_p, delta)
-            new = [p - self.lr * e for p, e in zip(new, unflatten_like(extra, new), strict=True)]
+            new = [p - self._lr * e for p, e in zip(new, unflatten_like(extra, new), strict=True)]
         if self.radius is not None:
             delta = flatten(new) - self._theta0
             scale = (self.radius / delta.norm(dim=1, keepdim=True).clamp(min=1e-12)).clamp(max=1.0)
@@ -254,6 +273,7 @@ class NeuFastCB(NeuSquareCB):
     """
 
     _loss: ClassVar[str] = "kl"
+    _default_lr: ClassVar[float] = 1.0
 
     def _predict(self, f: Tensor, offsets: Tensor) -> Tensor:
         return torch.sigmoid(f.unsqueeze(-1) + offsets.unsqueeze(1)).mean(-1)
