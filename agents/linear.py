@@ -9,7 +9,7 @@ import gymnasium as gym
 import torch
 from torch import Tensor
 
-from olearn.agents.base import BatchedAgent, arm_contexts, context_shape, discrete_arms
+from olearn.agents.base import BatchedAgent, context_shape, discrete_arms
 from olearn.agents.ridge import BatchedRidge
 from olearn.seeding import BlockStream
 from olearn.types import Step
@@ -46,15 +46,23 @@ class _LinearAgent(BatchedAgent):
         self._ridge = BatchedRidge(replicates=self.replicates, models=self._models, dim=self.dim,
                                    reg=self.reg, device=self.device)
         self._rows = torch.arange(self.replicates, device=self.device)
+        self._zeros = torch.zeros(self.replicates, dtype=torch.long, device=self.device)
 
     def _contexts(self, obs: Tensor) -> Tensor:
-        return arm_contexts(obs, self.arms, self.per_arm, torch.float64)
+        """float64 contexts, shared ``(R, d)`` or per arm ``(R, K, d)``, never expanded."""
+        return obs.to(torch.float64)
 
     def update(self, step: Step) -> None:
-        a = step.action.to(self.device)
-        x = self._contexts(step.obs)[self._rows, a]
-        model = a if self._models > 1 else torch.zeros_like(a)
-        self._ridge.update(model, x, step.reward.to(torch.float64))
+        a = step.action
+        x = self._contexts(step.obs)
+        if self.per_arm:
+            x = x[self._rows, a]
+        model = a if self._models > 1 else self._zeros
+        self._ridge.update(model, x, self._target(step))
+
+    def _target(self, step: Step) -> Tensor:
+        """The regression target of a step: the reward (subclasses may map it to a loss)."""
+        return step.reward.to(torch.float64)
 
 
 class LinUCB(_LinearAgent):
@@ -79,7 +87,8 @@ class LinUCB(_LinearAgent):
     >>> spec = olearn.RunSpec.from_dict({"name": "doc", "horizon": 300, "replicates": 2,
     ...     "env": {"id": "olearn/ContextualBandit-v0", "kwargs": {"arms": 4, "dim": 5}},
     ...     "agents": [{"label": "linucb", "id": "olearn/LinUCB-v0"}]})
-    >>> result = olearn.simulate(spec, quiet=True)
+    >>> import tempfile
+    >>> result = olearn.simulate(spec, out=tempfile.mkdtemp() + "/run", quiet=True)
     >>> result.final_regret()["linucb"] < 40
     True
     """
@@ -102,8 +111,11 @@ class LinUCB(_LinearAgent):
     def act(self, obs: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         x = self._contexts(obs)
         score = self._ridge.mean(x) + self.alpha * self._ridge.width2(x).sqrt()
-        action = score.argmax(dim=1)
-        return action, {"propensity": torch.ones(self.replicates, device=self.device)}
+        return score.argmax(dim=1), {"propensity": self._ones}
+
+    def reset(self, *, seeds: Sequence[int], device: torch.device) -> None:
+        super().reset(seeds=seeds, device=device)
+        self._ones = torch.ones(self.replicates, device=self.device)
 
 
 class LinTS(_LinearAgent):
@@ -147,5 +159,5 @@ class LinTS(_LinearAgent):
         else:
             chol = torch.linalg.cholesky(self._ridge.a_inv[:, 0])  # (R, d, d)
             theta = self._ridge.theta[:, 0] + self.v * (chol @ z.unsqueeze(-1)).squeeze(-1)
-            score = (x * theta.unsqueeze(1)).sum(-1)
+            score = torch.bmm(x, theta.unsqueeze(-1)).squeeze(-1)
         return score.argmax(dim=1), {}

@@ -90,12 +90,8 @@ class SquareCB(_LinearAgent):
         g = torch.full((self.replicates,), gamma, device=self.device)
         return action, {"propensity": p.to(torch.float32), "gamma": g}
 
-    def update(self, step: Step) -> None:
-        a = step.action.to(self.device)
-        x = self._contexts(step.obs)[self._rows, a]
-        model = a if self._models > 1 else torch.zeros_like(a)
-        y = losses_from_rewards(step.reward.to(self.device, torch.float64), self.reward_range)
-        self._ridge.update(model, x, y)
+    def _target(self, step: Step) -> Tensor:
+        return losses_from_rewards(step.reward.to(self.device, torch.float64), self.reward_range)
 
 
 class FastCB(SquareCB):

@@ -100,14 +100,17 @@ class ContextualBanditVector(BatchedEnv):
 
     def _observe(self) -> Tensor:
         raw, j = self._contexts.block_of(self._t)
-        if raw is not self._raw:  # a new block: normalize and score every arm once per block
+        if raw is not self._raw:  # a new block: normalize, score every arm, scale the noise
             x = raw / raw.norm(dim=-1, keepdim=True)                   # (B, R, [K,] d)
             if self.per_arm:
                 u = torch.einsum("brkd,rd->brk", x, self._theta)
             else:
                 u = torch.einsum("rkd,brd->brk", self._theta, x)
             self._raw, self._x, self._mu_block = raw, x.to(self.dtype), self._h(u)
-            self._best_block = self._mu_block.max(dim=2)
+            best = self._mu_block.max(dim=2)
+            self._best, self._best_arm = best.values, best.indices
+            noise, _ = self._noise.block_of(self._t)
+            self._noise_block = self.noise * noise
         self._j = j
         return self._x[j]
 
@@ -117,22 +120,24 @@ class ContextualBanditVector(BatchedEnv):
         self._theta = theta / theta.norm(dim=-1, keepdim=True)
         ctx_shape = (self.arms, self.dim) if self.per_arm else (self.dim,)
         self._contexts = BlockStream(seeds, "contexts", ctx_shape, device=self.device)
-        self._noise = BlockStream(seeds, "noise", (), device=self.device)
+        # the noise stream shares the context stream's block length, so both turn over together
+        self._noise = BlockStream(seeds, "noise", (), device=self.device,
+                                  block=self._contexts.block)
         self._t, self._raw = 0, None
         self._false = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
         return self._observe(), {}
 
     def step(self, action: Any) -> tuple[Tensor, Tensor, Tensor, Tensor, dict]:
-        a = self._as_action(action, torch.long).reshape(self.num_envs, 1)
+        a = action if isinstance(action, Tensor) else self._as_action(action, torch.long)
         j = self._j
-        mu_a = self._mu_block[j].gather(1, a).squeeze(1)
-        best, best_arm = self._best_block.values[j], self._best_block.indices[j]
-        reward = mu_a + self.noise * self._noise(self._t)
+        mu_a = self._mu_block[j].gather(1, a.view(-1, 1).long()).squeeze(1)
+        best = self._best[j]
+        reward = (mu_a + self._noise_block[j]).to(self.dtype)
         info = {"feedback": {},
-                "oracle": {"regret": best - mu_a, "expected_reward": mu_a, "best_arm": best_arm}}
+                "oracle": {"regret": best - mu_a, "expected_reward": mu_a,
+                           "best_arm": self._best_arm[j]}}
         self._t += 1
-        obs = self._observe()
-        return obs, reward.to(self.dtype), self._false, self._false, info
+        return self._observe(), reward, self._false, self._false, info
 
 
 ContextualBandit = single_view(ContextualBanditVector)

@@ -64,12 +64,10 @@ def _action_problem(action: Any, space: Any, replicates: int) -> str | None:
     return None
 
 
-def _scalars(d: dict[str, Any], replicates: int, taken: set[str]) -> dict[str, Tensor]:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, Tensor) and v.dim() == 1 and v.shape[0] == replicates and k not in taken:
-            out[k] = v
-    return out
+def _scalar_keys(d: dict[str, Any], replicates: int, taken: set[str]) -> list[str]:
+    """Keys of ``d`` holding one scalar per replicate: these become trace columns."""
+    return [k for k, v in d.items()
+            if isinstance(v, Tensor) and v.shape == (replicates,) and k not in taken]
 
 
 def run_loop(env: Any, agent: Any, state: LoopState, *, horizon: int, record_at: np.ndarray,
@@ -91,6 +89,7 @@ def run_loop(env: Any, agent: Any, state: LoopState, *, horizon: int, record_at:
     obs = state.obs
     taken = {"regret", "reward", "cum_reward"}
     first = state.t + 1
+    columns: tuple[list[str], list[str]] | None = None
 
     def flush() -> None:
         nonlocal last_flush
@@ -138,9 +137,12 @@ def run_loop(env: Any, agent: Any, state: LoopState, *, horizon: int, record_at:
         obs = state.obs = next_obs
         state.t = t
         if t == next_rec:
+            if columns is None:  # which oracle and act_info entries are per-replicate scalars
+                columns = (_scalar_keys(oracle, replicates, taken),
+                           _scalar_keys(act_info, replicates, taken))
             row = {"regret": regret, "reward": reward, "cum_reward": state.cum_reward}
-            row.update(_scalars(oracle, replicates, taken))
-            row.update(_scalars(act_info, replicates, taken | set(row)))
+            row.update((k, oracle[k]) for k in columns[0])
+            row.update((k, act_info[k]) for k in columns[1] if k not in row)
             recorder.record(t, row)
             rec_idx += 1
             next_rec = int(record_at[rec_idx]) if rec_idx < len(record_at) else horizon + 1

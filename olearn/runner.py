@@ -166,7 +166,8 @@ def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | N
     >>> spec = olearn.RunSpec.from_dict({"name": "doc", "horizon": 100, "replicates": 2,
     ...     "env": {"id": "olearn/ContextualBandit-v0", "kwargs": {"arms": 3, "dim": 4}},
     ...     "agents": [{"label": "ts", "id": "olearn/LinTS-v0"}]})
-    >>> result = olearn.simulate(spec, quiet=True)
+    >>> import tempfile
+    >>> result = olearn.simulate(spec, out=tempfile.mkdtemp() + "/run", quiet=True)
     >>> result.meta["status"]
     'complete'
     """

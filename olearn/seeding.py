@@ -92,6 +92,9 @@ class BlockStream:
         ``"normal"`` (standard Gaussian) or ``"uniform"`` on [0, 1).
     device, dtype
         Where and how draws are served.
+    block
+        Rounds per block; by default a power of two set by ``shape`` alone. Part of the
+        stream's definition: changing it changes the numbers.
     """
 
     def __init__(
@@ -103,6 +106,7 @@ class BlockStream:
         kind: Literal["normal", "uniform"] = "normal",
         device: torch.device,
         dtype: torch.dtype = torch.float64,
+        block: int | None = None,
     ) -> None:
         if kind not in ("normal", "uniform"):
             msg = f"kind must be 'normal' or 'uniform', got {kind!r}"
@@ -115,7 +119,8 @@ class BlockStream:
         self.dtype = dtype
         per_round = max(1, math.prod(self.shape))
         rounds = max(1, min(_MAX_BLOCK_ROUNDS, _BLOCK_ELEMENTS // per_round))
-        self.block = 1 << (rounds.bit_length() - 1)  # a power of two, a function of shape only
+        # a power of two, a function of the shape only (never of R), unless given
+        self.block = block if block is not None else 1 << (rounds.bit_length() - 1)
         self._index = -1
         self._cache: Tensor | None = None
 

@@ -75,17 +75,21 @@ class Recorder:
         self.writer = writer
         self.replicate_ids = np.asarray(replicate_ids, dtype=np.int64)
         self.rows = max(1, rows)
-        self._buf: dict[str, Tensor] = {}
+        self._names: list[str] = []
+        self._dtypes: list[torch.dtype] = []
+        self._buf: Tensor | None = None    # (rows, columns, R) float64
         self._t: list[int] = []
 
     def record(self, t: int, values: dict[str, Tensor]) -> None:
-        if not self._buf:
-            for name, v in values.items():
-                dtype = torch.float64 if v.is_floating_point() else torch.int64
-                self._buf[name] = torch.empty((self.rows, v.shape[0]), dtype=dtype, device=v.device)
-        i = len(self._t)
-        for name, buf in self._buf.items():
-            buf[i] = values[name].detach()
+        """Buffer one recorded round; ``values`` keeps the same keys from round to round."""
+        if self._buf is None:
+            self._names = list(values)
+            self._dtypes = [v.dtype for v in values.values()]
+            first = next(iter(values.values()))
+            self._buf = torch.empty((self.rows, len(values), first.shape[0]),
+                                    dtype=torch.float64, device=first.device)
+        # one stacked copy per round (type promotion to float64 is exact for ints < 2**53)
+        torch.stack(list(values.values()), out=self._buf[len(self._t)])
         self._t.append(t)
 
     @property
@@ -94,15 +98,21 @@ class Recorder:
 
     def flush(self) -> None:
         n = len(self._t)
-        if n == 0:
+        if n == 0 or self._buf is None:
             return
         r = len(self.replicate_ids)
         cols: dict[str, np.ndarray] = {
             "replicate": np.repeat(self.replicate_ids, n),
             "t": np.tile(np.asarray(self._t, dtype=np.int64), r),
         }
-        for name, buf in self._buf.items():
-            cols[name] = buf[:n].T.contiguous().cpu().numpy().reshape(-1)
+        block = self._buf[:n].permute(1, 2, 0).cpu().numpy()   # (columns, R, n)
+        for i, (name, dtype) in enumerate(zip(self._names, self._dtypes)):
+            col = block[i].reshape(-1)
+            if dtype == torch.bool:
+                col = col.astype(bool)
+            elif not dtype.is_floating_point:
+                col = col.astype(np.int64)
+            cols[name] = col
         self.writer.write(pl.DataFrame(cols))
         self._t.clear()
 
@@ -116,7 +126,8 @@ def load(out: str | Path) -> pl.LazyFrame:
     >>> spec = olearn.RunSpec.from_dict({"name": "doc", "horizon": 50, "replicates": 2,
     ...     "env": {"id": "olearn/ContextualBandit-v0"},
     ...     "agents": [{"label": "uniform", "id": "olearn/Uniform-v0"}]})
-    >>> out = olearn.simulate(spec, quiet=True).out
+    >>> import tempfile
+    >>> out = olearn.simulate(spec, out=tempfile.mkdtemp() + "/run", quiet=True).out
     >>> olearn.load(out).select("agent", "replicate", "t", "regret").collect().shape
     (100, 4)
     """

@@ -1,0 +1,161 @@
+"""Linear contextual bandit throughput: olearn LinUCB vs Vowpal Wabbit, MABWiser and numpy.
+
+d = 20 features, K = 10 arms, shared context, linear rewards with Gaussian noise. Every
+contender is fed round by round from Python. olearn runs through ``olearn.simulate`` (env,
+loop, regret and the Parquet trace, recording every round) with R = 1 and with R = 256
+replicates; peers run one replicate at a time, so their replicate-rounds/s equal rounds/s.
+
+    python benchmarks/linear_cb.py                 # full sizes (several minutes)
+    python benchmarks/linear_cb.py --quick         # smaller horizons, same rates
+
+Peers are optional (``pip install -e ".[benchmark]"``); a missing one is reported as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import numpy as np
+
+D, K = 20, 10
+
+
+def problem(horizon: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    theta = rng.normal(size=(K, D))
+    theta /= np.linalg.norm(theta, axis=1, keepdims=True)
+    x = rng.normal(size=(horizon, D))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    noise = 0.1 * rng.normal(size=(horizon,))
+    return theta, x, noise
+
+
+def bench_numpy(horizon: int) -> tuple[float, float]:
+    """Hand-written numpy LinUCB (disjoint, Sherman–Morrison), the per-round floor."""
+    theta, xs, noise = problem(horizon)
+    a_inv = np.stack([np.eye(D)] * K)
+    b = np.zeros((K, D))
+    th = np.zeros((K, D))
+    regret = 0.0
+    start = time.perf_counter()
+    for t in range(horizon):
+        x = xs[t]
+        v = a_inv @ x
+        score = th @ x + np.sqrt(np.einsum("kd,d->k", v, x))
+        a = int(score.argmax())
+        mu = theta @ x
+        r = mu[a] + noise[t]
+        regret += mu.max() - mu[a]
+        u = v[a]
+        a_inv[a] -= np.outer(u, u) / (1.0 + x @ u)
+        b[a] += r * x
+        th[a] = a_inv[a] @ b[a]
+    return horizon / (time.perf_counter() - start), regret
+
+
+def bench_vw(horizon: int) -> tuple[float, float] | str:
+    try:
+        import vowpalwabbit
+    except ImportError:
+        return "not installed (pip install vowpalwabbit)"
+    theta, xs, noise = problem(horizon)
+    vw = vowpalwabbit.Workspace("--cb_explore_adf --squarecb -q sa --quiet --random_seed 0")
+    actions = [f"|a a{k}" for k in range(K)]
+    rng = np.random.default_rng(1)
+    regret = 0.0
+    start = time.perf_counter()
+    for t in range(horizon):
+        x = xs[t]
+        shared = "shared |s " + " ".join(f"{i}:{v:.5f}" for i, v in enumerate(x))
+        pmf = np.asarray(vw.predict([shared, *actions]))
+        a = int(rng.choice(K, p=pmf / pmf.sum()))
+        mu = theta @ x
+        r = mu[a] + noise[t]
+        regret += mu.max() - mu[a]
+        lines = [shared, *actions]
+        lines[1 + a] = f"0:{-r:.5f}:{pmf[a]:.5f} " + actions[a]
+        vw.learn(lines)
+    rate = horizon / (time.perf_counter() - start)
+    vw.finish()
+    return rate, regret
+
+
+def bench_mabwiser(horizon: int) -> tuple[float, float] | str:
+    try:
+        from mabwiser.mab import MAB, LearningPolicy
+    except ImportError:
+        return "not installed (pip install mabwiser)"
+    theta, xs, noise = problem(horizon + K)
+    mab = MAB(arms=list(range(K)), learning_policy=LearningPolicy.LinUCB(alpha=1.0), seed=0)
+    mab.fit(decisions=list(range(K)), rewards=[0.0] * K, contexts=xs[:K])
+    regret = 0.0
+    start = time.perf_counter()
+    for t in range(K, horizon + K):
+        x = xs[t : t + 1]
+        a = int(mab.predict(x))
+        mu = theta @ x[0]
+        r = mu[a] + noise[t]
+        regret += mu.max() - mu[a]
+        mab.partial_fit(decisions=[a], rewards=[r], contexts=x)
+    return horizon / (time.perf_counter() - start), regret
+
+
+def bench_olearn(horizon: int, replicates: int, device: str) -> tuple[float, float]:
+    import olearn
+
+    spec = olearn.RunSpec.from_dict({
+        "name": "bench", "horizon": horizon, "replicates": replicates, "device": device,
+        "threads": 0 if replicates > 1 else 1, "record": {"every": 1},
+        "env": {"id": "olearn/ContextualBandit-v0",
+                "kwargs": {"arms": K, "dim": D, "reward": "linear", "noise": 0.1}},
+        "agents": [{"label": "linucb", "id": "olearn/LinUCB-v0", "kwargs": {"alpha": 1.0}}]})
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        res = olearn.simulate(spec, out=f"{tmp}/run", quiet=True)
+        rate = res.meta["agents"]["linucb"]["replicate_rounds_per_s"]
+        return rate, res.final_regret()["linucb"]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="shorter horizons (rates stay comparable)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--replicates", type=int, default=256, help="the batched run's R")
+    args = p.parse_args()
+    t1 = 20_000 if args.quick else 100_000
+    tr = 2_000 if args.quick else 10_000
+    tm = 1_000 if args.quick else 5_000
+    import torch
+
+    rows = [("numpy LinUCB (hand-written loop)", 1, t1, bench_numpy(t1)),
+            ("Vowpal Wabbit --cb_explore_adf --squarecb", 1, t1, bench_vw(t1)),
+            ("MABWiser LinUCB", 1, tm, bench_mabwiser(tm)),
+            ("olearn LinUCB", 1, t1, bench_olearn(t1, 1, args.device)),
+            ("olearn LinUCB", args.replicates, tr, bench_olearn(tr, args.replicates, args.device))]
+    vw = rows[1][3][0] if isinstance(rows[1][3], tuple) else None
+    mw = rows[2][3][0] if isinstance(rows[2][3], tuple) else None
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    dev = torch.cuda.get_device_name() if args.device.startswith("cuda") else cpu
+    print(f"# linear CB d={D} K={K}; machine: {cpu}; olearn device: {dev}; torch {torch.__version__}")
+    print(f"| contender | R | T | replicate-rounds/s | × VW | × MABWiser | regret/replicate at T |")
+    print("|---|---|---|---|---|---|---|")
+    for name, r, t, res in rows:
+        if isinstance(res, str):
+            print(f"| {name} | {r} | {t} | {res} | | | |")
+            continue
+        rate, regret = res
+        xv = f"{rate / vw:.2f}" if vw else "-"
+        xm = f"{rate / mw:.1f}" if mw else "-"
+        print(f"| {name} | {r} | {t} | {rate:,.0f} | {xv} | {xm} | {regret:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
