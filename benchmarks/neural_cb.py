@@ -1,0 +1,103 @@
+"""Neural CB throughput: per-round cost of NeuSquareCB with R = 1 vs R replicates (DESIGN §10).
+
+digits (64 features, 10 classes) as a 10-armed bandit; one-hidden-layer MLP of width 100 on the
+disjoint arm encoding (input 10·64 = 640, so 640-100-1: 64 features per arm block), one OGD step
+per round. Runs through ``olearn.simulate`` (the engine's loop, recording every 100 rounds), next
+to a hand-written plain torch loop (nn.Module + SGD, R = 1, no perturbation) measured in the same
+process. Target: R = 32 costs at most 4x one replicate per round.
+
+    python benchmarks/neural_cb.py                      # CPU, T = 5000, R = 1 and 32
+    python benchmarks/neural_cb.py --horizon 1000       # quicker
+    python benchmarks/neural_cb.py --device cuda --replicates 1 1024
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import subprocess
+import tempfile
+import time
+
+import torch
+
+import olearn
+from olearn.envs.classification import ClassificationBanditVector
+
+
+def cpu_name() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        return next(l.split(":", 1)[1].strip() for l in out.splitlines() if l.startswith("Model name"))
+    except Exception:  # noqa: BLE001
+        return platform.processor() or "unknown CPU"
+
+
+def olearn_run(replicates: int, horizon: int, device: str, kwargs: dict) -> float:
+    spec = {"name": "bench-neural-cb", "horizon": horizon, "replicates": replicates, "seed": 0,
+            "device": device, "threads": 0, "record": {"every": 100},
+            "env": {"id": "olearn/ClassificationBandit-v0", "kwargs": {"dataset": "digits"}},
+            "agents": [{"label": "neusquarecb", "id": "olearn/NeuSquareCB-v0", "kwargs": kwargs}]}
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        olearn.simulate(spec, out=f"{tmp}/out", quiet=True)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        return (time.perf_counter() - start) / horizon
+
+
+def hand_loop(horizon: int, device: str) -> float:
+    """A plain single-replicate SquareCB + MLP loop written directly in torch."""
+    env = ClassificationBanditVector(num_envs=1, dataset="digits", device=device)
+    obs, _ = env.reset(seed=0)
+    k, d = env.arms, env.dim
+    net = torch.nn.Sequential(torch.nn.Linear(k * d, 100), torch.nn.ReLU(),
+                              torch.nn.Linear(100, 1)).to(device)
+    opt = torch.optim.SGD(net.parameters(), lr=0.2)
+    eye = torch.eye(k, device=device)
+    start = time.perf_counter()
+    for t in range(1, horizon + 1):
+        x = (eye.unsqueeze(2) * obs[0].unsqueeze(0).unsqueeze(0)).reshape(k, k * d)
+        with torch.no_grad():
+            y = net(x).squeeze(1)
+        b = int(y.argmin())
+        p = 1.0 / (k + 10.0 * t ** 0.5 * (y - y[b]))
+        p[b] = 0.0
+        p[b] = 1.0 - p.sum()
+        a = int(torch.multinomial(p, 1))
+        obs, reward, _, _, _ = env.step(torch.tensor([a]))
+        loss = (net(x[a]).squeeze() - (1.0 - reward[0])) ** 2
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) / horizon
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--horizon", type=int, default=5000)
+    ap.add_argument("--replicates", type=int, nargs="+", default=[1, 32])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dev = (torch.cuda.get_device_name(0) if args.device.startswith("cuda") else cpu_name())
+    print(f"device: {args.device} ({dev}), torch {torch.__version__}, threads {torch.get_num_threads()}, "
+          f"T = {args.horizon}")
+    hand = hand_loop(args.horizon, args.device)
+    print(f"hand-written torch loop, R=1, no perturbation: {hand * 1e3:.3f} ms/round")
+    for label, kw in [("perturbation off", {"perturbation": "none"}),
+                      ("perturbation on (c_p=0.01, S=4)", {"c_p": 0.01, "S": 4})]:
+        base = None
+        for r in args.replicates:
+            cost = olearn_run(r, args.horizon, args.device, kw)
+            base = base or cost
+            print(f"olearn NeuSquareCB {label:32s} R={r:<5d} {cost * 1e3:8.3f} ms/round  "
+                  f"{cost / base:6.2f}x R={args.replicates[0]}  {r / cost:10.0f} replicate-rounds/s")
+
+
+if __name__ == "__main__":
+    main()

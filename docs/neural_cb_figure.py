@@ -1,0 +1,58 @@
+"""Make docs/neural_cb.png and docs/neural_cb_ablation.png from the runs/neural_cb_*.toml outputs.
+
+    for r in cosine quadratic wine breast_cancer digits ablation; do
+        olearn simulate runs/neural_cb_$r.toml --out runs/out/neural_cb_$r --no-plot; done
+    python docs/neural_cb_figure.py runs/out
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from olearn.metrics import curve  # noqa: E402
+from olearn.trace import load  # noqa: E402
+
+PANELS = ["digits", "wine", "breast_cancer", "cosine", "quadratic"]
+
+
+def panel(ax, run: Path, title: str) -> None:
+    df = curve(load(run), "regret").collect()
+    for (agent,), part in df.group_by("agent", maintain_order=True):
+        t, m, ci = part["t"].to_numpy(), part["mean"].to_numpy(), part["ci95"].to_numpy()
+        (line,) = ax.plot(t, m, label=agent, lw=1.4)
+        ax.fill_between(t, m - ci, m + ci, color=line.get_color(), alpha=0.2, lw=0)
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("round t", fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.tick_params(labelsize=7)
+
+
+def main(root: str) -> None:
+    base = Path(root)
+    fig, axes = plt.subplots(2, 3, figsize=(12, 6.5), dpi=110)
+    for ax, name in zip(axes.flat, PANELS, strict=False):
+        panel(ax, base / f"neural_cb_{name}" if (base / f"neural_cb_{name}").exists() else base / name, name)
+    axes[0, 0].set_ylabel("cumulative regret (mean ± 95%)", fontsize=8)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    axes.flat[-1].axis("off")
+    axes.flat[-1].legend(handles, labels, loc="center", fontsize=9)
+    fig.tight_layout()
+    out = Path(__file__).parent
+    fig.savefig(out / "neural_cb.png")
+    fig, ax = plt.subplots(figsize=(6.5, 4), dpi=110)
+    abl = base / "neural_cb_ablation" if (base / "neural_cb_ablation").exists() else base / "ablation"
+    panel(ax, abl, "digits: perturbation off vs on (c_p)")
+    ax.set_ylabel("cumulative regret (mean ± 95%)", fontsize=8)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "neural_cb_ablation.png")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "runs/out")
