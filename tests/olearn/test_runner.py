@@ -86,13 +86,13 @@ def test_resume_with_another_spec_is_refused():
 
 KILL_SPEC = """
 name = "kill"
-horizon = 40000
+horizon = 12000
 replicates = 3
 seed = 1
 checkpoint_seconds = 0
 [record]
 every = 1
-chunk = 2000
+chunk = 500
 [env]
 id = "olearn/ContextualBandit-v0"
 kwargs = {{ arms = 3, dim = 4 }}
@@ -123,7 +123,7 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
     meta = json.loads((out / "meta.json").read_text())
     assert meta["status"] == "running"
     partial = olearn.load(out).collect()  # every written part is readable
-    assert 0 < partial.height < 2 * 3 * 40000
+    assert 0 < partial.height < 2 * 3 * 12000
     olearn.simulate(spec_path, out=out, resume=True, quiet=True)
     assert json.loads((out / "meta.json").read_text())["status"] == "complete"
     full = olearn.simulate(spec_path, out=tmp_path / "clean", quiet=True)
