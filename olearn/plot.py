@@ -47,7 +47,7 @@ def plot_runs(runs: Sequence[str | Path], output: str | Path, *, log_x: bool = F
     if log_x:
         ax.set_xscale("log")
     if log_y:
-        ax.set_yscale("symlog" if column == "regret" else "log", **({"linthresh": 1.0} if column == "regret" else {}))
+        ax.set_yscale("log", nonpositive="mask")  # rounds with regret <= 0 are not drawn
     ax.set_xlabel("round t")
     ax.set_ylabel(f"cumulative {column}" if column == "regret" else column)
     ax.set_title(title or ", ".join(Path(r).name for r in runs), fontsize=10)
