@@ -19,7 +19,7 @@ from torch import Tensor
 
 from olearn.envs.base import BatchedEnv
 from olearn.errors import EnvError, SpecError
-from olearn.registry import check_kwargs, is_id, load_object, unknown, _import_module
+from olearn.registry import check_kwargs, import_module, is_id, load_object, unknown
 from olearn.seeding import derive
 from olearn.types import Step
 
@@ -133,7 +133,7 @@ def make_env(ref: str, *, num_envs: int, device: torch.device, kwargs: dict[str,
     if is_id(ref):
         module, _, ident = ref.rpartition(":")
         if module:
-            _import_module(module)
+            import_module(module)
         if ident not in gym.registry:
             raise unknown("env", ident, sorted(gym.registry))
         spec = gym.registry[ident]

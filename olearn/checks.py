@@ -15,7 +15,7 @@ from torch import Tensor
 
 from olearn.adapters import make_env
 from olearn.errors import OlearnError
-from olearn.loop import _action_problem
+from olearn.loop import action_problem
 from olearn.seeding import replicate_seeds
 
 __all__ = ["check_agent", "check_env"]
@@ -119,7 +119,7 @@ def check_agent(ref: str, env: str, *, env_kwargs: dict[str, Any] | None = None,
         taken = []
         for t in range(1, rounds + 1):
             action, info = agent.act(obs)
-            problem = _action_problem(action, e.single_action_space, r)
+            problem = action_problem(action, e.single_action_space, r)
             if problem:
                 raise _Problem(f"round {t}: {problem}")
             if not isinstance(info, dict):

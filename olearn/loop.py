@@ -24,7 +24,7 @@ from olearn.errors import AgentError, EnvError
 from olearn.trace import Recorder
 from olearn.types import Step
 
-__all__ = ["LoopState", "run_loop"]
+__all__ = ["LoopState", "action_problem", "run_loop"]
 
 
 @dataclass
@@ -47,7 +47,7 @@ class LoopState:
                    torch.zeros(replicates, dtype=torch.int64, device=device))
 
 
-def _action_problem(action: Any, space: Any, replicates: int) -> str | None:
+def action_problem(action: Any, space: Any, replicates: int) -> str | None:
     """Describe why ``action`` is not a valid batch of actions, or ``None``."""
     if not isinstance(action, Tensor):
         return f"act must return a torch.Tensor of actions, got {type(action).__name__}"
@@ -103,13 +103,13 @@ def run_loop(env: Any, agent: Any, state: LoopState, *, horizon: int, record_at:
     for t in range(state.t + 1, horizon + 1):
         action, act_info = agent.act(obs)
         if t == first or t == horizon:
-            problem = _action_problem(action, space, replicates)
+            problem = action_problem(action, space, replicates)
             if problem:
                 raise AgentError(f"round {t}: {problem}")
         try:
             next_obs, reward, term, trunc, info = env.step(action)
         except (IndexError, RuntimeError, ValueError) as e:
-            problem = _action_problem(action, space, replicates)
+            problem = action_problem(action, space, replicates)
             if problem:
                 raise AgentError(f"round {t}: {problem}") from None
             if isinstance(e, ValueError):

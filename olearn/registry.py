@@ -70,7 +70,7 @@ def _import_file(path: str) -> Any:
     return module
 
 
-def _import_module(name: str) -> Any:
+def import_module(name: str) -> Any:
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as e:
@@ -84,7 +84,7 @@ def load_object(ref: str) -> Any:
     if not mod_ref or not attr:
         msg = f"expected 'module:Class' or 'path/to/file.py:Class', got {ref!r}"
         raise SpecError(msg)
-    module = _import_file(mod_ref) if mod_ref.endswith(".py") else _import_module(mod_ref)
+    module = _import_file(mod_ref) if mod_ref.endswith(".py") else import_module(mod_ref)
     try:
         return getattr(module, attr)
     except AttributeError:
@@ -113,7 +113,7 @@ def resolve_agent(ref: str) -> tuple[str, Callable[..., Any]]:
     if is_id(ref):
         module, _, ident = ref.rpartition(":")
         if module:
-            _import_module(module)
+            import_module(module)
         if ident not in agent_registry:
             raise unknown("agent", ident, sorted(agent_registry))
         return ident, agent_registry[ident].load()
