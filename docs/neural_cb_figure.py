@@ -47,7 +47,7 @@ def main(root: str) -> None:
     fig.savefig(out / "neural_cb.png")
     fig, ax = plt.subplots(figsize=(6.5, 4), dpi=110)
     abl = base / "neural_cb_ablation" if (base / "neural_cb_ablation").exists() else base / "ablation"
-    panel(ax, abl, "digits: perturbation off vs on (c_p)")
+    panel(ax, abl, "cosine: perturbation off vs on (c_p)")
     ax.set_ylabel("cumulative regret (mean ± 95%)", fontsize=8)
     ax.legend(fontsize=8)
     fig.tight_layout()
