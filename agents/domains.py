@@ -215,7 +215,7 @@ def ball_quadratic_min(h: Tensor, b: Tensor, radius: float, *,
     # Newton on phi(mu) = 1/||y(mu)|| - 1/r from mu0 = max_i (|b_i|/r - lam_i)+ <= root
     mu = (bt.abs() / radius - lam).amax(-1).clamp_min(0.0)
     mu = torch.where(unconstrained_ok, torch.zeros_like(mu), mu)
-    for _ in range(iters):
+    for _ in range(0 if bool(unconstrained_ok.all()) else iters):
         den = lam + mu.unsqueeze(-1)
         ny2 = (bt * bt / (den * den).clamp_min(1e-300)).sum(-1)
         ny = ny2.sqrt()
@@ -225,7 +225,7 @@ def ball_quadratic_min(h: Tensor, b: Tensor, radius: float, *,
         step = phi / dphi.clamp_min(1e-300)
         step = torch.where(unconstrained_ok | (ny == 0), torch.zeros_like(step), step)
         mu = (mu - step).clamp_min(0.0)
-        if bool((step.abs() <= 1e-15 * (1.0 + mu)).all()):
+        if bool((step.abs() <= 1e-13 * (scale.squeeze(-1) + mu)).all()):
             break
     den = lam + mu.unsqueeze(-1)
     coef = torch.where(unconstrained_ok.unsqueeze(-1), inside_coef,

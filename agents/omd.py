@@ -54,6 +54,9 @@ class OptimisticOMD(OCOAgent):
         λ and ``c`` of the strongly convex step.
     alpha, metric
         Exp-concavity α and the ``U_t`` construction of the exp-concave case.
+    beta
+        Overrides the theory's ``β = ½ min{1/(4GD), α}`` (which is very conservative: regret
+        constants scale like ``d/β``).
 
     Examples
     --------
@@ -74,13 +77,14 @@ class OptimisticOMD(OCOAgent):
                  hint: Literal["last_gradient", "zero", "mean_gradient"] = "last_gradient",
                  G: float = 1.0, D: float | None = None, delta: float = 1.0,  # noqa: N803
                  lam: float = 1.0, c: float = 2.0, alpha: float = 1.0,
-                 metric: Literal["variation", "gradient"] = "variation") -> None:
+                 metric: Literal["variation", "gradient"] = "variation",
+                 beta: float | None = None) -> None:
         super().__init__(observation_space, action_space)
         check_choice("curvature", curvature, CURVATURES)
         check_choice("mirror", mirror, MIRRORS)
         check_choice("hint", hint, HINTS)
         check_choice("metric", metric, ("variation", "gradient"))
-        check_positive(G=G, D=D, delta=delta, lam=lam, c=c, alpha=alpha)
+        check_positive(G=G, D=D, delta=delta, lam=lam, c=c, alpha=alpha, beta=beta)
         self._map = make_mirror_map(mirror, self._domain, "OptimisticOMD")
         if curvature == "exp_concave" and (mirror != "euclidean" or self._domain.kind != "ball"):
             msg = ("curvature='exp_concave' uses the online-Newton metric on a ball: use "
@@ -88,7 +92,7 @@ class OptimisticOMD(OCOAgent):
             raise ValueError(msg)
         self.curvature, self.mirror, self.hint = curvature, mirror, hint
         self.G, self.D, self.delta, self.lam, self.c = G, D, delta, lam, c
-        self.alpha, self.metric = alpha, metric
+        self.alpha, self.metric, self.beta = alpha, metric, beta
 
     @classmethod
     def _unit_test_params(cls) -> list[dict[str, Any]]:
@@ -110,7 +114,8 @@ class OptimisticOMD(OCOAgent):
             eye = torch.eye(self.dim, dtype=torch.float64, device=self.device)
             self._u = (self.delta * eye).expand(self.replicates, -1, -1).clone()
             d = self.D if self.D is not None else self._domain.diameter
-            self._beta = 0.5 * min(1.0 / (4.0 * self.G * d), self.alpha)
+            self._beta = (self.beta if self.beta is not None
+                          else 0.5 * min(1.0 / (4.0 * self.G * d), self.alpha))
         else:
             self._sched = self._make_schedule()
             self._sched.reset(self.replicates, self.device)

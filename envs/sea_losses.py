@@ -19,6 +19,7 @@ from olearn.agents.domains import ball_quadratic_min
 from olearn.seeding import BlockStream, draw
 
 FAMILIES = ("linear", "quadratic", "squared", "logistic")
+LAST_ITERS = 0  # iterations of the last logistic solve (diagnostics)
 
 
 @dataclass
@@ -285,7 +286,8 @@ def logistic_ball_min(pool: Tensor, wp: Tensor, wn: Tensor, x0: Tensor, radius: 
     x = x0
     alphas = 0.5 ** torch.arange(12, dtype=torch.float64, device=x.device)
     eye = torch.eye(x.shape[-1], dtype=torch.float64, device=x.device)
-    for _ in range(iters):
+    global LAST_ITERS
+    for LAST_ITERS in range(iters):  # noqa: B007
         z = (pool @ x.unsqueeze(-1)).squeeze(-1)
         g = (pool * (-wp * torch.sigmoid(-z) + wn * torch.sigmoid(z)).unsqueeze(-1)).sum(1)
         curv = (wp + wn) * torch.sigmoid(z) * torch.sigmoid(-z)
@@ -294,7 +296,8 @@ def logistic_ball_min(pool: Tensor, wp: Tensor, wn: Tensor, x0: Tensor, radius: 
         d = y - x
         f0 = _logistic_value(pool, wp, wn, x)
         cand = x.unsqueeze(0) + alphas.view(-1, 1, 1) * d.unsqueeze(0)     # (A, R, d)
-        fc = torch.stack([_logistic_value(pool, wp, wn, c) for c in cand])
+        zc = torch.einsum("rnd,ard->arn", pool, cand)
+        fc = (wp * softplus(-zc) + wn * softplus(zc)).sum(-1)              # (A, R)
         ok = fc <= f0.unsqueeze(0) + 1e-4 * alphas.view(-1, 1) * _dot(g, d).unsqueeze(0)
         first = torch.where(ok.any(0), ok.to(torch.int64).argmax(0), torch.full_like(f0, 11,
                             dtype=torch.int64))
