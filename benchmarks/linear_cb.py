@@ -2,8 +2,9 @@
 
 d = 20 features, K = 10 arms, shared context, linear rewards with Gaussian noise. Every
 contender is fed round by round from Python. olearn runs through ``olearn.simulate`` (env,
-loop, regret and the Parquet trace, recording every round) with R = 1 and with R = 256
-replicates; peers run one replicate at a time, so their replicate-rounds/s equal rounds/s.
+loop, regret and the Parquet trace) with R = 1 and with R = 256 replicates, recording every
+round and, to show what recording costs, only 100 log-spaced rounds; peers run one replicate at
+a time, so their replicate-rounds/s equal rounds/s.
 
     python benchmarks/linear_cb.py                 # full sizes (several minutes)
     python benchmarks/linear_cb.py --quick         # smaller horizons, same rates
@@ -102,12 +103,13 @@ def bench_mabwiser(horizon: int) -> tuple[float, float] | str:
     return horizon / (time.perf_counter() - start), regret
 
 
-def bench_olearn(horizon: int, replicates: int, device: str) -> tuple[float, float]:
+def bench_olearn(horizon: int, replicates: int, device: str, threads: int,
+                 record: dict | None = None) -> tuple[float, float]:
     import olearn
 
     spec = olearn.RunSpec.from_dict({
         "name": "bench", "horizon": horizon, "replicates": replicates, "device": device,
-        "threads": 0 if replicates > 1 else 1, "record": {"every": 1},
+        "threads": threads, "record": record or {"every": 1},
         "env": {"id": "olearn/ContextualBandit-v0",
                 "kwargs": {"arms": K, "dim": D, "reward": "linear", "noise": 0.1}},
         "agents": [{"label": "linucb", "id": "olearn/LinUCB-v0", "kwargs": {"alpha": 1.0}}]})
@@ -124,6 +126,7 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="shorter horizons (rates stay comparable)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--replicates", type=int, default=256, help="the batched run's R")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads for olearn (0: default)")
     args = p.parse_args()
     t1 = 20_000 if args.quick else 100_000
     tr = 2_000 if args.quick else 10_000
@@ -133,8 +136,13 @@ def main() -> None:
     rows = [("numpy LinUCB (hand-written loop)", 1, t1, bench_numpy(t1)),
             ("Vowpal Wabbit --cb_explore_adf --squarecb", 1, t1, bench_vw(t1)),
             ("MABWiser LinUCB", 1, tm, bench_mabwiser(tm)),
-            ("olearn LinUCB", 1, t1, bench_olearn(t1, 1, args.device)),
-            ("olearn LinUCB", args.replicates, tr, bench_olearn(tr, args.replicates, args.device))]
+            ("olearn LinUCB", 1, t1, bench_olearn(t1, 1, args.device, args.threads)),
+            ("olearn LinUCB, 100 log-spaced records", 1, t1,
+             bench_olearn(t1, 1, args.device, args.threads, {"log": 100})),
+            ("olearn LinUCB", args.replicates, tr,
+             bench_olearn(tr, args.replicates, args.device, args.threads)),
+            ("olearn LinUCB, 100 log-spaced records", args.replicates, tr,
+             bench_olearn(tr, args.replicates, args.device, args.threads, {"log": 100}))]
     vw = rows[1][3][0] if isinstance(rows[1][3], tuple) else None
     mw = rows[2][3][0] if isinstance(rows[2][3], tuple) else None
     cpu = platform.processor() or platform.machine()
