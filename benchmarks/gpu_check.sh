@@ -13,8 +13,10 @@ rm -rf /tmp/pkg && mkdir -p /tmp/pkg && cp -r olearn /tmp/pkg/ && cp -r envs /tm
 export PYTHONPATH=/tmp/pkg:${PYTHONPATH:-} PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())" | tee -a "$OUT/gpu.txt"
-( cd /tmp && python3 -m pytest -q -p no:cacheprovider -m gpu "$OLDPWD/tests" -x 2>&1 ) | tee "$OUT/gpu_tests.txt" | tail -5
-python3 benchmarks/linear_cb.py --quick --device cuda --replicates 4096 2>&1 | tee "$OUT/linear_cb.txt"
-for script in benchmarks/neural_cb.py benchmarks/oco.py; do
-  [ -f "$script" ] && timeout 150 python3 "$script" --gpu 2>&1 | tee "$OUT/$(basename "$script" .py).txt"
-done
+REPO=$PWD
+( cd /tmp && timeout 150 python3 -m pytest -q -p no:cacheprovider -m gpu "$REPO/tests" 2>&1 ) | tee "$OUT/gpu_tests.txt" | tail -15
+timeout 200 python3 benchmarks/linear_cb.py --quick --device cuda --replicates 4096 2>&1 | tee "$OUT/linear_cb.txt"
+timeout 150 python3 benchmarks/neural_cb.py --device cuda --replicates 1 32 1024 --horizon 300 2>&1 | tee "$OUT/neural_cb.txt"
+if [ -f benchmarks/oco.py ]; then
+  timeout 100 python3 benchmarks/oco.py --device cuda 2>&1 | tee "$OUT/oco.txt"
+fi

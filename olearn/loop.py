@@ -127,7 +127,7 @@ def run_loop(env: Any, agent: Any, state: LoopState, *, horizon: int, record_at:
         state.cum_reward += reward
         state.finite += torch.isfinite(regret + state.cum_reward)
         step = Step(t, obs, action, act_info, reward, info.get("feedback", {}), next_obs,
-                    term | trunc)
+                    term if term is trunc else term | trunc)
         if delay:
             state.queue.append(step)
             if len(state.queue) > delay:
