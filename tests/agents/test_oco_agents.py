@@ -87,7 +87,6 @@ def test_zero_hint_omd_is_adaptive_ogd():
 @pytest.mark.parametrize(("cls", "kw", "env_kw", "after", "tol"), [
     (OptimisticOMD, {}, {}, 1, 1e-9),
     (OptimisticFTRL, {}, {}, 1, 1e-9),
-    (OptimisticOMD, {}, {"domain": "simplex"}, 20, 1e-9),
 ])
 def test_perfect_hint_gives_no_further_regret(cls, kw, env_kw, after, tol):
     """Static linear losses, σ = 0: the last gradient is a perfect hint from round 2 on.
