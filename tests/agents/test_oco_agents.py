@@ -92,9 +92,9 @@ def test_perfect_hint_gives_no_further_regret(cls, kw, env_kw, after, tol):
     """Static linear losses, σ = 0: the last gradient is a perfect hint from round 2 on.
 
     The variation term Σ‖g_t − M_t‖² is then zero, so regret stops growing: Euclidean maps
-    reach the optimum right after round 1 (``M_1 = 0`` costs a constant), the entropic map
-    converges geometrically. (The log-barrier map cannot reach a vertex optimum and is not
-    expected to be flat here.)
+    reach the optimum of the ball right after round 1 (``M_1 = 0`` costs a constant). (On the
+    simplex every map needs a number of rounds set by the loss gaps to reach a vertex, so
+    flatness there starts late and is not asserted.)
     """
     env = SEAVector(num_envs=3, dim=4, sigma=0.0, **env_kw)
     rows = _loop(env, _make(cls, env, **kw), 400)
