@@ -47,6 +47,27 @@ class BatchedAgent:
         return f"{type(self).__name__}({args})"
 
 
+def check_number(name: str, value: Any, *, low: float = float("-inf"), strict: bool = False,
+                 high: float = float("inf")) -> float:
+    """Validate a real hyperparameter: a number in ``[low, high]`` (``(low, high]`` if strict).
+
+    >>> check_number("alpha", "big", low=0.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: alpha must be a number >= 0.0, got 'big'
+    """
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+    if ok:
+        ok = (value > low if strict else value >= low) and value <= high
+    if not ok:
+        bound = f"> {low}" if strict else f">= {low}"
+        if high != float("inf"):
+            bound = f"in {'(' if strict else '['}{low}, {high}]"
+        msg = f"{name} must be a number {bound}, got {value!r}"
+        raise ValueError(msg)
+    return float(value)
+
+
 def discrete_arms(cls_name: str, action_space: gym.Space) -> int:
     """Number of arms of a ``Discrete`` action space, or an actionable error."""
     if not isinstance(action_space, gym.spaces.Discrete):

@@ -9,7 +9,7 @@ import gymnasium as gym
 import torch
 from torch import Tensor
 
-from olearn.agents.base import BatchedAgent, discrete_arms
+from olearn.agents.base import BatchedAgent, check_number, discrete_arms
 from olearn.agents.linear import _LinearAgent
 from olearn.seeding import BlockStream
 
@@ -71,9 +71,7 @@ class EpsilonGreedy(_LinearAgent):
                  schedule: Literal["constant", "inverse_sqrt"] = "constant",
                  reg: float = 1.0, model: Literal["auto", "disjoint", "shared"] = "auto") -> None:
         super().__init__(observation_space, action_space, reg=reg, model=model)
-        if not 0.0 <= epsilon <= (1.0 if schedule == "constant" else float("inf")):
-            msg = f"epsilon must be in [0, 1], got {epsilon!r}"
-            raise ValueError(msg)
+        check_number("epsilon", epsilon, low=0.0, high=1.0 if schedule == "constant" else float("inf"))
         if schedule not in ("constant", "inverse_sqrt"):
             msg = f"schedule must be 'constant' or 'inverse_sqrt', got {schedule!r}"
             raise ValueError(msg)

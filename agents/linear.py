@@ -9,7 +9,7 @@ import gymnasium as gym
 import torch
 from torch import Tensor
 
-from olearn.agents.base import BatchedAgent, context_shape, discrete_arms
+from olearn.agents.base import BatchedAgent, check_number, context_shape, discrete_arms
 from olearn.agents.ridge import BatchedRidge
 from olearn.seeding import BlockStream
 from olearn.types import Step
@@ -24,9 +24,7 @@ class _LinearAgent(BatchedAgent):
         name = type(self).__name__
         self.arms = discrete_arms(name, action_space)
         self.per_arm, self.dim = context_shape(name, observation_space, self.arms)
-        if not reg > 0:
-            msg = f"reg must be positive, got {reg!r}"
-            raise ValueError(msg)
+        check_number("reg", reg, low=0.0, strict=True)
         if model not in ("auto", "disjoint", "shared"):
             msg = f"model must be 'auto', 'disjoint' or 'shared', got {model!r}"
             raise ValueError(msg)
@@ -99,9 +97,7 @@ class LinUCB(_LinearAgent):
                  alpha: float = 1.0, reg: float = 1.0,
                  model: Literal["auto", "disjoint", "shared"] = "auto") -> None:
         super().__init__(observation_space, action_space, reg=reg, model=model)
-        if not alpha >= 0:
-            msg = f"alpha must be >= 0, got {alpha!r}"
-            raise ValueError(msg)
+        check_number("alpha", alpha, low=0.0)
         self.alpha = alpha
 
     @classmethod
@@ -139,9 +135,7 @@ class LinTS(_LinearAgent):
                  v: float = 0.3, reg: float = 1.0,
                  model: Literal["auto", "disjoint", "shared"] = "auto") -> None:
         super().__init__(observation_space, action_space, reg=reg, model=model)
-        if not v > 0:
-            msg = f"v must be positive, got {v!r}"
-            raise ValueError(msg)
+        check_number("v", v, low=0.0, strict=True)
         self.v = v
 
     def reset(self, *, seeds: Sequence[int], device: torch.device) -> None:
