@@ -34,7 +34,7 @@ from olearn.trace import Recorder, TraceWriter, load, schedule
 
 __all__ = ["RunResult", "simulate"]
 
-_ROWS_PER_PART = 1 << 20  # recorded rows (replicates × rounds) per Parquet part
+_ROWS_PER_PART = 1 << 18  # recorded rows (replicates × rounds) per Parquet part
 
 
 @dataclass
