@@ -29,7 +29,9 @@ class SEAVector(BatchedEnv):
     (papers §1.1, Sachs et al. 2022). ``D_t`` = a *centre* ``c_t`` chosen by the ``regime``
     plus a stochastic part scaled by ``sigma``:
 
-    * ``linear`` ``⟨c_t + σz, x⟩``; ``quadratic`` ``½‖x − c_t − σz‖²`` (``z ~ N(0, I)``);
+    * ``linear`` ``⟨c_t + σz, x⟩``; ``quadratic`` ``½‖x − c_t − σz‖²`` (``z ~ N(0, I)``, or
+      with ``noise="uniform"`` i.i.d. uniform on ``[−√3, √3]``: same variance, bounded
+      gradients as the SEA assumptions ask, and 4× cheaper to draw);
     * ``squared`` ``(y − aᵀx)²`` and ``logistic`` ``log(1 + exp(−y aᵀx))`` on a pool of
       ``items`` unit-norm points ``a_k`` with ground truth ``θ_t = c_t``: ``y = aᵀθ_t + σε``
       (squared), ``y = sign(aᵀθ_t)`` flipped with probability ``σ ≤ ½`` (logistic). The
@@ -79,7 +81,7 @@ class SEAVector(BatchedEnv):
     Arguments
     ---------
     dim, domain, radius, loss, regime, sigma, scale, switch_every, budget, items, passes,
-    drift_speed, track_dynamic
+    drift_speed, track_dynamic, noise
         As above. ``num_envs`` is the number of replicates; ``device``/``dtype`` where
         they live (float64 by default: the comparator needs it).
 
@@ -105,7 +107,9 @@ class SEAVector(BatchedEnv):
                  sigma: float = 0.1, scale: float = 1.0, switch_every: int | None = None,
                  budget: float = 0.0, items: int = 100,
                  passes: Literal["single", "multi"] = "multi", drift_speed: float = 0.01,
-                 track_dynamic: bool = False, device: str | torch.device = "cpu",
+                 track_dynamic: bool = False,
+                 noise: Literal["gaussian", "uniform"] = "gaussian",
+                 device: str | torch.device = "cpu",
                  dtype: str | torch.dtype = "float64") -> None:
         super().__init__(num_envs, device=device, dtype=dtype)
         if not (isinstance(dim, int) and dim >= 1):
@@ -140,6 +144,9 @@ class SEAVector(BatchedEnv):
         if not (isinstance(items, int) and items >= 1):
             msg = f"items must be a positive integer, got {items!r}"
             raise ValueError(msg)
+        if noise not in ("gaussian", "uniform"):
+            msg = f"noise must be 'gaussian' or 'uniform', got {noise!r}"
+            raise ValueError(msg)
         if passes not in ("single", "multi"):
             msg = f"passes must be 'single' or 'multi', got {passes!r}"
             raise ValueError(msg)
@@ -153,6 +160,7 @@ class SEAVector(BatchedEnv):
         self.regime, self.sigma, self.scale = regime, float(sigma), float(scale)
         self.switch_every, self.budget, self.items, self.passes = switch_every, budget, items, passes
         self.drift_speed, self.track_dynamic = float(drift_speed), bool(track_dynamic)
+        self.noise = noise
         self._domain = Domain(domain, dim=dim, radius=radius)
         self.single_observation_space = spaces.Box(0.0, 1.0, (1,), dtype=np.float32)
         self.single_action_space = self._domain.space()
@@ -170,7 +178,8 @@ class SEAVector(BatchedEnv):
             self._plane = (u, v / v.norm(dim=-1, keepdim=True))
         self._signs = (BlockStream(seeds, "sign", (), kind="uniform", device=dev)
                        if self.regime == "adversarial" and self.switch_every is None else None)
-        self._noise = (BlockStream(seeds, "xi", (d,), device=dev)
+        kind = "normal" if self.noise == "gaussian" else "uniform"
+        self._noise = (BlockStream(seeds, "xi", (d,), kind=kind, device=dev)
                        if self.sigma > 0 and self.regime != "rom" else None)
         self._order = (BlockStream(seeds, "rom", (self.items,), kind="uniform", device=dev)
                        if self.regime == "rom" else None)
@@ -204,9 +213,13 @@ class SEAVector(BatchedEnv):
             return self.scale * (math.cos(a) * u + math.sin(a) * v)
         return self._c
 
-    def noise(self, t: int) -> Tensor | None:
+    def stochastic(self, t: int) -> Tensor | None:
         """``σ z_t`` (R, dim) or ``None`` when there is no per-round Gaussian part."""
-        return None if self._noise is None else self.sigma * self._noise(t - 1)
+        if self._noise is None:
+            return None
+        if self.noise == "uniform":   # U(-√3, √3): unit variance, bounded gradients
+            return (self.sigma * 2.0 * math.sqrt(3.0)) * (self._noise(t - 1) - 0.5)
+        return self.sigma * self._noise(t - 1)
 
     def pass_order(self, t: int) -> tuple[Tensor, int]:
         """ROM: the permutation (R, items) of round ``t``'s pass and the position in it."""

@@ -99,7 +99,7 @@ class _VectorFamily:
             c_bar, v, var = self._rom(t)
         else:
             c_bar = env.centre(t)
-            xi = env.noise(t)
+            xi = env.stochastic(t)
             v = c_bar if xi is None else c_bar + xi
             var = self.var
         self.s_exp += c_bar
