@@ -122,20 +122,21 @@ def test_batched_replicate_equals_replicate_alone(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("reward", "rng"), [("cosine", [-1.0, 1.0]), ("quadratic", [0.0, 10.0])])
-def test_neural_igw_beats_linucb_and_uniform(tmp_path, reward, rng):
-    """Papers §3.5 claim 5 on the realizable nonlinear testbed (fixed seed, 3 replicates)."""
+@pytest.mark.parametrize(("reward", "rng", "margin"),
+                         [("cosine", [-1.0, 1.0], 0.6), ("quadratic", [0.0, 10.0], 0.9)])
+def test_neural_igw_beats_linucb_and_uniform(tmp_path, reward, rng, margin):
+    """Papers §3.5 claim 5 on the realizable nonlinear testbed (fixed seed, 8 replicates)."""
     agents = [{"label": "uniform", "id": "olearn/Uniform-v0"},
               {"label": "linucb", "id": "olearn/LinUCB-v0"},
               {"label": "neusquarecb", "id": "olearn/NeuSquareCB-v0",
                "kwargs": {"reward_range": rng, "hidden": [50]}},
               {"label": "neufastcb", "id": "olearn/NeuFastCB-v0",
                "kwargs": {"reward_range": rng, "hidden": [50]}}]
-    res = olearn.simulate(_spec(reward, agents, horizon=1500, replicates=3, seed=1),
+    res = olearn.simulate(_spec(reward, agents, horizon=1500, replicates=8, seed=1),
                           out=tmp_path / reward, quiet=True)
     final = res.final_regret()
     for neural in ("neusquarecb", "neufastcb"):
-        assert final[neural] < 0.8 * final["linucb"], final
+        assert final[neural] < margin * final["linucb"], final
         assert final[neural] < 0.6 * final["uniform"], final
 
 

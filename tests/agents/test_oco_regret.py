@@ -80,8 +80,8 @@ def test_strongly_convex_regret_is_logarithmic():
 def test_exp_concave_regret_is_logarithmic_and_bounded_without_noise():
     agent = {"ons": ("olearn/OptimisticOMD-v0", {"curvature": "exp_concave", "beta": 0.5})}
     env = {"dim": 4, "loss": "squared", "items": 40, "scale": 0.5}
-    noisy = _curves({**env, "sigma": 0.1}, agent, 2000, replicates=4)["ons"]
-    steps = [_at(noisy, 2000) - _at(noisy, 500), _at(noisy, 500) - _at(noisy, 125)]
+    noisy = _curves({**env, "sigma": 0.1}, agent, 8000, replicates=16)["ons"]
+    steps = [_at(noisy, 8000) - _at(noisy, 2000), _at(noisy, 2000) - _at(noisy, 500)]
     assert 0.5 < steps[0] / steps[1] < 1.5                          # equal increments per ×4
     # noise-free and realizable (θ inside the ball): every f_t is minimized at θ, so regret stops
     quiet = _curves({**env, "sigma": 0.0}, agent, 2000, replicates=4)["ons"]
