@@ -18,5 +18,5 @@ REPO=$PWD
 timeout 200 python3 benchmarks/linear_cb.py --quick --device cuda --replicates 4096 2>&1 | tee "$OUT/linear_cb.txt"
 timeout 150 python3 benchmarks/neural_cb.py --device cuda --replicates 1 32 1024 --horizon 300 2>&1 | tee "$OUT/neural_cb.txt"
 if [ -f benchmarks/oco.py ]; then
-  timeout 100 python3 benchmarks/oco.py --device cuda 2>&1 | tee "$OUT/oco.txt"
+  timeout 200 python3 benchmarks/oco.py --quick --device cuda --replicates ${OCO_REPLICATES:-16384} 2>&1 | tee "$OUT/oco.txt"
 fi

@@ -25,12 +25,12 @@ D, SIGMA = 100, 0.1
 
 
 def bench_olearn(replicates: int, horizon: int, threads: int,
-                 noise: str = "gaussian") -> tuple[float, float]:
+                 noise: str = "gaussian", device: str = "cpu") -> tuple[float, float]:
     import olearn
 
     spec = olearn.RunSpec.from_dict({
         "name": "bench-oco", "horizon": horizon, "replicates": replicates, "seed": 0,
-        "device": "cpu", "threads": threads, "record": {"log": 100},
+        "device": device, "threads": threads, "record": {"log": 100},
         "env": {"id": "olearn/SEA-v0", "kwargs": {"dim": D, "sigma": SIGMA, "noise": noise}},
         "agents": [{"label": "oomd", "id": "olearn/OptimisticOMD-v0", "kwargs": {"G": 2.0}}]})
     start = time.perf_counter()
@@ -64,6 +64,7 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="T = 1000 instead of 10000")
     p.add_argument("--replicates", type=int, default=1000)
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    p.add_argument("--device", default="cpu", help="where olearn runs (numpy stays on the CPU)")
     args = p.parse_args()
     horizon = 1000 if args.quick else 10000
     r = args.replicates
@@ -71,9 +72,11 @@ def main() -> None:
           f"torch {torch.__version__} ({args.threads} threads), numpy {np.__version__}")
     print(f"d = {D}, linear SEA losses, sigma = {SIGMA}, R = {r}, T = {horizon}\n")
     rows = []
-    rate, reg = bench_olearn(r, horizon, args.threads)
+    if args.device != "cpu":
+        print(f"olearn device: {args.device} ({torch.cuda.get_device_name()})")
+    rate, reg = bench_olearn(r, horizon, args.threads, device=args.device)
     rows.append((f"olearn OptimisticOMD-v0 (simulate, R={r}, Gaussian noise)", rate, reg))
-    rate, reg = bench_olearn(r, horizon, args.threads, noise="uniform")
+    rate, reg = bench_olearn(r, horizon, args.threads, noise="uniform", device=args.device)
     rows.append((f"olearn OptimisticOMD-v0 (simulate, R={r}, uniform noise)", rate, reg))
     rate, reg = bench_numpy(r, horizon)
     rows.append((f"numpy OGD, batched (R={r})", rate, reg))
