@@ -211,15 +211,23 @@ class NeuSquareCB(BatchedAgent):
         return a.sum(-1), a.sum(1)
 
     def _perturbation_grad(self, w: Tensor, z: Tensor, delta: Tensor) -> Tensor:
-        """``Σ_s w_s ε_s`` (R, p) given ``z_s = ⟨ε_s, δ⟩ = ‖δ‖ zn_s``, exactly in distribution."""
-        p = delta.shape[1]
-        xi = torch.stack([torch.randn(p, generator=g, device=self.device) for g in self._xi_gens])
-        n2 = (delta * delta).sum(1, keepdim=True)
+        """``Σ_s w_s ε_s`` (R, p) given ``z_s = ⟨ε_s, δ⟩ = ‖δ‖ zn_s``, exactly in distribution.
+
+        Along ``δ`` the sum is fixed by ``z``; across it, it is ``‖w‖`` times a fresh Gaussian
+        ``ξ`` with its ``δ`` component removed: ``‖w‖ ξ + (⟨w, z⟩ − ‖w‖⟨ξ, δ⟩)/‖δ‖² · δ``
+        (``δ = 0``: just ``‖w‖ ξ``). Written as three passes over the (R, p) arrays.
+        """
+        r, p = delta.shape
+        xi = torch.empty((r, p), device=self.device, dtype=delta.dtype)
+        for i, g in enumerate(self._xi_gens):
+            torch.randn(p, generator=g, device=self.device, dtype=delta.dtype, out=xi[i])
+        n2 = torch.linalg.vecdot(delta, delta).unsqueeze(1)
+        dot = torch.linalg.vecdot(xi, delta).unsqueeze(1)
+        wnorm = w.norm(dim=1, keepdim=True)
         safe = torch.where(n2 > 0, n2, torch.ones_like(n2))
-        along = torch.where(n2 > 0, (w * z).sum(1, keepdim=True) / safe, torch.zeros_like(n2))
-        xi_perp = xi - torch.where(n2 > 0, (xi * delta).sum(1, keepdim=True) / safe,
-                                   torch.zeros_like(n2)) * delta
-        return along * delta + w.norm(dim=1, keepdim=True) * xi_perp
+        coef = torch.where(n2 > 0, ((w * z).sum(1, keepdim=True) - wnorm * dot) / safe,
+                           torch.zeros_like(n2))
+        return torch.addcmul(coef * delta, wnorm, xi)
 
     def _ogd_step(self, x: Tensor, y: Tensor) -> None:
         params = [p.detach().requires_grad_(True) for p in self._params]
