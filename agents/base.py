@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -66,6 +67,28 @@ def check_number(name: str, value: Any, *, low: float = float("-inf"), strict: b
         msg = f"{name} must be a number {bound}, got {value!r}"
         raise ValueError(msg)
     return float(value)
+
+
+def check_positive(**values: float | None) -> None:
+    """Each value (``None`` skipped) must be a positive finite number.
+
+    >>> check_positive(G=1.0, D=None, lam=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: lam must be a positive finite number, got 0
+    """
+    for name, v in values.items():
+        if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool)
+                                  and math.isfinite(v) and v > 0):
+            msg = f"{name} must be a positive finite number, got {v!r}"
+            raise ValueError(msg)
+
+
+def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    """``value`` must be one of ``allowed``."""
+    if value not in allowed:
+        msg = f"{name} must be one of {allowed}, got {value!r}"
+        raise ValueError(msg)
 
 
 def discrete_arms(cls_name: str, action_space: gym.Space) -> int:

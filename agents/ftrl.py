@@ -10,8 +10,8 @@ import torch
 from torch import Tensor
 
 from olearn.agents.mirror_maps import make_mirror_map
-from olearn.agents.oco_pieces import (HINTS, OCOAgent, SachsFTRL, check_choice, check_positive,
-                                      make_hint)
+from olearn.agents.base import check_choice, check_positive
+from olearn.agents.oco_pieces import HINTS, OCOAgent, SachsFTRL, make_hint
 from olearn.types import Step
 
 

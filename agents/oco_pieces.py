@@ -176,23 +176,6 @@ class SachsFTRL(Schedule):
         self._s = self._s + eta * self.norm2(g.to(torch.float64) - m)
 
 
-def check_positive(**values: float | None) -> None:
-    """Raise an actionable ``ValueError`` for the first value that is not a positive number."""
-    for name, v in values.items():
-        if v is None:
-            continue
-        if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-            msg = f"{name} must be a positive finite number, got {v!r}"
-            raise ValueError(msg)
-
-
-def check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    """Raise an actionable ``ValueError`` when ``value`` is not one of ``allowed``."""
-    if value not in allowed:
-        msg = f"{name} must be one of {allowed}, got {value!r}"
-        raise ValueError(msg)
-
-
 Curvature = Literal["convex", "strongly_convex", "exp_concave"]
 
 

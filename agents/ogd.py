@@ -9,8 +9,8 @@ import gymnasium as gym
 import torch
 from torch import Tensor
 
-from olearn.agents.oco_pieces import (AdaptiveOOMD, InvLambdaT, InvSqrt, OCOAgent, Schedule,
-                                      check_choice, check_positive)
+from olearn.agents.base import check_choice, check_positive
+from olearn.agents.oco_pieces import AdaptiveOOMD, InvLambdaT, InvSqrt, OCOAgent, Schedule
 from olearn.types import Step
 
 SCHEDULES = ("inv_sqrt", "inv_lambda_t", "adaptive")

@@ -10,8 +10,9 @@ import torch
 from torch import Tensor
 
 from olearn.agents.mirror_maps import make_mirror_map, newton_step
+from olearn.agents.base import check_choice, check_positive
 from olearn.agents.oco_pieces import (HINTS, AdaptiveOOMD, InvLambdaT, OCOAgent, Schedule,
-                                      check_choice, check_positive, make_hint)
+                                      make_hint)
 from olearn.types import Step
 
 CURVATURES = ("convex", "strongly_convex", "exp_concave")

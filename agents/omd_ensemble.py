@@ -10,7 +10,8 @@ import gymnasium as gym
 import torch
 from torch import Tensor
 
-from olearn.agents.oco_pieces import OCOAgent, check_positive
+from olearn.agents.base import check_positive
+from olearn.agents.oco_pieces import OCOAgent
 from olearn.types import Step
 
 
