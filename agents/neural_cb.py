@@ -237,11 +237,13 @@ class NeuSquareCB(BatchedAgent):
         offsets = self._offsets(zn)
         coef_f, coef_s = self._coefficients(f.detach(), y, offsets)
         grads = torch.autograd.grad((f * coef_f).sum(), params)
-        new = [p.detach() - self._lr * g for p, g in zip(params, grads, strict=True)]
-        if self._perturbed:
+        if self._perturbed:  # θ − θ_0 before the step
             delta = flatten(params).detach() - self._theta0
+        # in place on the current weights (one pass over them, no new allocation)
+        new = [p.detach().sub_(g, alpha=self._lr) for p, g in zip(params, grads, strict=True)]
+        if self._perturbed:
             extra = self.c_p * self._perturbation_grad(coef_s, offsets / self.c_p, delta)
-            new = [p - self._lr * e for p, e in zip(new, unflatten_like(extra, new), strict=True)]
+            new = [p.sub_(e, alpha=self._lr) for p, e in zip(new, unflatten_like(extra, new), strict=True)]
         if self.radius is not None:
             delta = flatten(new) - self._theta0
             scale = (self.radius / delta.norm(dim=1, keepdim=True).clamp(min=1e-12)).clamp(max=1.0)
