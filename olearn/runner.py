@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import pickle
 import platform
 import shutil
 import sys
@@ -236,18 +237,21 @@ def _run_agent(spec: RunSpec, entry: Any, out: Path, device: torch.device, progr
     record_at = schedule(spec.horizon, every=rec.every, log=rec.log)
     rows = rec.chunk or max(1, _ROWS_PER_PART // len(ids))
     recorder = Recorder(writer, ids, rows=min(rows, len(record_at)))
-    last_ckpt = [time.monotonic()]
+    last_ckpt = [time.monotonic()]  # None once a plug-in proved unpicklable
 
     def on_flush(s: LoopState) -> None:
-        if time.monotonic() - last_ckpt[0] < spec.checkpoint_seconds or s.t >= spec.horizon:
+        if (last_ckpt[0] is None or s.t >= spec.horizon
+                or time.monotonic() - last_ckpt[0] < spec.checkpoint_seconds):
             return
         ckpt.parent.mkdir(exist_ok=True)
         tmp = ckpt.with_name(ckpt.name + ".tmp")
         try:
             torch.save({"env": env, "agent": agent, "state": s, "part": writer.next_part}, tmp)
-        except (TypeError, AttributeError, RuntimeError) as e:  # unpicklable plug-in
-            print(f"warning: cannot checkpoint agent {entry.label}: {e}", file=sys.stderr)
-            spec.checkpoint_seconds = float("inf")
+        except (TypeError, AttributeError, RuntimeError, pickle.PicklingError) as e:
+            print(f"warning: cannot checkpoint agent {entry.label} (--resume will restart it): {e}",
+                  file=sys.stderr)
+            tmp.unlink(missing_ok=True)
+            last_ckpt[0] = None
             return
         os.replace(tmp, ckpt)
         last_ckpt[0] = time.monotonic()

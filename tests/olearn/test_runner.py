@@ -128,3 +128,34 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
     assert json.loads((out / "meta.json").read_text())["status"] == "complete"
     full = olearn.simulate(spec_path, out=tmp_path / "clean", quiet=True)
     assert _frame(out).equals(_frame(full.out))
+
+
+class _Unpicklable:
+    """A batched agent that cannot be pickled (it holds a lambda)."""
+
+    vectorized = True
+
+    def __init__(self, observation_space, action_space):
+        self.fn = lambda x: x
+
+    def reset(self, *, seeds, device):
+        import torch
+
+        self.r = len(seeds)
+        self.zeros = torch.zeros(self.r, dtype=torch.long)
+
+    def act(self, obs):
+        return self.zeros, {}
+
+    def update(self, step):
+        pass
+
+
+def test_unpicklable_plugin_runs_without_checkpoints(capsys):
+    olearn.register_agent("test/Unpicklable-v0", _Unpicklable)
+    spec = {**SPEC, "checkpoint_seconds": 0, "record": {"every": 1, "chunk": 50},
+            "agents": [{"label": "u", "id": "test/Unpicklable-v0"}]}
+    r = olearn.simulate(spec, quiet=True, out="unpicklable")
+    assert r.meta["status"] == "complete"
+    assert "cannot checkpoint agent u" in capsys.readouterr().err
+    assert not (Path("unpicklable") / "checkpoints" / "u.pt.tmp").exists()
