@@ -62,6 +62,15 @@ class EpsilonGreedy(_LinearAgent):
         ``"constant"`` or ``"inverse_sqrt"``.
     reg, model
         As for :class:`olearn.agents.linear.LinUCB`.
+
+    Examples
+    --------
+    >>> import gymnasium as gym, torch
+    >>> agent = EpsilonGreedy(gym.spaces.Box(-1, 1, (3,)), gym.spaces.Discrete(4), epsilon=0.2)
+    >>> agent.reset(seeds=[0], device=torch.device("cpu"))
+    >>> action, info = agent.act(torch.ones(1, 3))
+    >>> 0.2 / 4 <= float(info["propensity"][0]) <= 0.8 + 0.2 / 4
+    True
     """
 
     info_keys: ClassVar[tuple[str, ...]] = ("propensity",)

@@ -124,9 +124,18 @@ class LinTS(_LinearAgent):
     Parameters
     ----------
     v
-        Posterior scale (v > 0).
+        Posterior scale (v > 0); the noise level of the rewards is the Bayesian choice.
     reg, model
         As for :class:`LinUCB`.
+
+    Examples
+    --------
+    >>> import gymnasium as gym, torch
+    >>> agent = LinTS(gym.spaces.Box(-1, 1, (3,)), gym.spaces.Discrete(4), v=0.1)
+    >>> agent.reset(seeds=[0, 1], device=torch.device("cpu"))
+    >>> action, info = agent.act(torch.ones(2, 3))
+    >>> action.shape, info
+    (torch.Size([2]), {})
     """
 
     info_keys: ClassVar[tuple[str, ...]] = ()
