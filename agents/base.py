@@ -10,7 +10,7 @@ import gymnasium as gym
 import torch
 from torch import Tensor
 
-__all__ = ["BatchedAgent", "arm_contexts", "sample_categorical"]
+__all__ = ["BatchedAgent", "check_choice", "check_number", "check_positive", "sample_categorical"]
 
 
 class BatchedAgent:
@@ -111,12 +111,6 @@ def context_shape(cls_name: str, observation_space: gym.Space, arms: int) -> tup
         return True, int(shape[1])
     msg = f"{cls_name} needs observations of shape (d,) or ({arms}, d), got {shape}"
     raise ValueError(msg)
-
-
-def arm_contexts(obs: Tensor, arms: int, per_arm: bool, dtype: torch.dtype) -> Tensor:
-    """``(R, K, d)`` per-arm contexts from shared ``(R, d)`` or per-arm ``(R, K, d)`` obs."""
-    x = obs.to(dtype)
-    return x if per_arm else x.unsqueeze(1).expand(-1, arms, -1)
 
 
 def sample_categorical(probs: Tensor, u: Tensor) -> Tensor:

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from olearn.envs.base import BatchedEnv
 from olearn.errors import EnvError, SpecError
-from olearn.registry import check_kwargs, import_module, is_id, load_object, unknown
+from olearn.registry import check_kwargs, import_id, is_id, load_object, unknown
 from olearn.seeding import derive
 from olearn.types import Step
 
@@ -131,9 +131,7 @@ def make_env(ref: str, *, num_envs: int, device: torch.device, kwargs: dict[str,
     import olearn.envs  # noqa: F401  (registers the built-ins)
 
     if is_id(ref):
-        module, _, ident = ref.rpartition(":")
-        if module:
-            import_module(module)
+        ident = import_id(ref)
         if ident not in gym.registry:
             raise unknown("env", ident, sorted(gym.registry))
         spec = gym.registry[ident]

@@ -99,6 +99,14 @@ def is_id(ref: str) -> bool:
     return "/" in ref.rpartition(":")[2] and not ref.endswith(".py")
 
 
+def import_id(ref: str) -> str:
+    """The id of ``"pkg:ns/Name-vN"`` or ``"ns/Name-vN"``, after importing ``pkg`` if given."""
+    module, _, ident = ref.rpartition(":")
+    if module:
+        import_module(module)
+    return ident
+
+
 def unknown(kind: str, ref: str, known: list[str]) -> SpecError:
     """The error for an unknown id, with the closest known one suggested."""
     hint = difflib.get_close_matches(ref, known, n=1, cutoff=0.5)
@@ -111,9 +119,7 @@ def resolve_agent(ref: str) -> tuple[str, Callable[..., Any]]:
     import olearn.agents  # noqa: F401  (registers the built-ins)
 
     if is_id(ref):
-        module, _, ident = ref.rpartition(":")
-        if module:
-            import_module(module)
+        ident = import_id(ref)
         if ident not in agent_registry:
             raise unknown("agent", ident, sorted(agent_registry))
         return ident, agent_registry[ident].load()

@@ -66,6 +66,10 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _write_meta(out: Path, meta: dict[str, Any]) -> None:
+    _atomic_write(out / "meta.json", json.dumps(meta, indent=2))
+
+
 def _git_sha() -> str | None:
     try:
         import subprocess
@@ -189,7 +193,7 @@ def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | N
             meta["device_name"] = torch.cuda.get_device_name(device)
         _atomic_write(out / "spec.toml", spec.to_toml())
     meta["status"] = "running"
-    _atomic_write(out / "meta.json", json.dumps(meta, indent=2))
+    _write_meta(out, meta)
     progress = _Progress(not quiet)
     threads = torch.get_num_threads()
     if spec.threads and device.type == "cpu":
@@ -198,28 +202,26 @@ def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | N
         for entry in spec.agents:
             if meta["agents"].get(entry.label, {}).get("status") == "complete":
                 continue
-            meta["agents"][entry.label] = _run_agent(spec, entry, out, device, progress, meta)
-            _atomic_write(out / "meta.json", json.dumps(meta, indent=2))
+            meta["agents"][entry.label] = _run_agent(spec, entry, out, device, progress)
+            _write_meta(out, meta)
     except BaseException as e:
-        progress.stop()
         meta["status"] = "failed"
         meta["error"] = f"{type(e).__name__}: {e}"
-        _atomic_write(out / "meta.json", json.dumps(meta, indent=2))
+        _write_meta(out, meta)
         if not isinstance(e, (SpecError, KeyboardInterrupt)):
             (out / "error.log").write_text(traceback.format_exc())
         raise
     finally:
         torch.set_num_threads(threads)
-    progress.stop()
     meta["status"] = "complete"
     meta["finished"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-    _atomic_write(out / "meta.json", json.dumps(meta, indent=2))
+    _write_meta(out, meta)
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
     return RunResult(out, spec, meta)
 
 
-def _run_agent(spec: RunSpec, entry: Any, out: Path, device: torch.device, progress: _Progress,
-               meta: dict[str, Any]) -> dict[str, Any]:
+def _run_agent(spec: RunSpec, entry: Any, out: Path, device: torch.device,
+               progress: _Progress) -> dict[str, Any]:
     ids = spec.replicate_ids
     env = make_env(spec.env.id, num_envs=len(ids), device=device, kwargs=spec.env.kwargs)
     agent = build_agent(entry, env)

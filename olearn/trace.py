@@ -20,9 +20,6 @@ from olearn.errors import OlearnError
 
 __all__ = ["TraceWriter", "Recorder", "load", "schedule"]
 
-STABLE = ("replicate", "t", "regret", "reward", "cum_reward")
-
-
 def schedule(horizon: int, *, every: int | None = None, log: int | None = None) -> np.ndarray:
     """The rounds to record: every ``every``-th round, or ``log`` log-spaced rounds; T always.
 
