@@ -47,8 +47,8 @@ class _LinearAgent(BatchedAgent):
         self._zeros = torch.zeros(self.replicates, dtype=torch.long, device=self.device)
 
     def _contexts(self, obs: Tensor) -> Tensor:
-        """float64 contexts, shared ``(R, d)`` or per arm ``(R, K, d)``, never expanded."""
-        return obs.to(torch.float64)
+        """Contexts, shared ``(R, d)`` or per arm ``(R, K, d)``, never expanded."""
+        return obs
 
     def update(self, step: Step) -> None:
         a = step.action
@@ -60,7 +60,7 @@ class _LinearAgent(BatchedAgent):
 
     def _target(self, step: Step) -> Tensor:
         """The regression target of a step: the reward (subclasses may map it to a loss)."""
-        return step.reward.to(torch.float64)
+        return step.reward
 
 
 class LinUCB(_LinearAgent):
@@ -105,9 +105,7 @@ class LinUCB(_LinearAgent):
         return [{}, {"alpha": 0.1, "reg": 0.5}]
 
     def act(self, obs: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        x = self._contexts(obs)
-        score = self._ridge.mean(x) + self.alpha * self._ridge.width2(x).sqrt()
-        return score.argmax(dim=1), {"propensity": self._ones}
+        return self._ridge.best(self._contexts(obs), self.alpha), {"propensity": self._ones}
 
     def reset(self, *, seeds: Sequence[int], device: torch.device) -> None:
         super().reset(seeds=seeds, device=device)
@@ -158,9 +156,8 @@ class LinTS(_LinearAgent):
         z = self._z(self._t)
         self._t += 1
         if self._models > 1:
-            score = self._ridge.mean(x) + self.v * self._ridge.width2(x).sqrt() * z
-        else:
-            chol = torch.linalg.cholesky(self._ridge.a_inv[:, 0])  # (R, d, d)
-            theta = self._ridge.theta[:, 0] + self.v * (chol @ z.unsqueeze(-1)).squeeze(-1)
-            score = torch.bmm(x, theta.unsqueeze(-1)).squeeze(-1)
+            return self._ridge.best(x, self.v * z), {}
+        chol = torch.linalg.cholesky(self._ridge.a_inv[:, 0])  # (R, d, d)
+        theta = self._ridge.theta[:, 0] + self.v * (chol @ z.unsqueeze(-1)).squeeze(-1)
+        score = torch.bmm(x.to(torch.float64), theta.unsqueeze(-1)).squeeze(-1)
         return score.argmax(dim=1), {}

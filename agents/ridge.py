@@ -4,10 +4,19 @@ The linear model behind LinUCB, LinTS, ε-greedy and the linear SquareCB/FastCB 
 ridge model per arm (``M = K``, disjoint) or one model shared by all arms (``M = 1``), for all
 ``R`` replicates at once. Numerics in float64. Contexts come either shared, ``(R, d)``, or per
 arm, ``(R, K, d)``; a shared context is never expanded to ``K`` copies.
+
+The arithmetic is written with the operators numpy arrays and torch tensors share (``@``,
+broadcasting, ``a[rows, model]``, ``.sum``), so one implementation runs on both: on a CPU the
+state lives in numpy arrays, whose per-call cost at these sizes is a quarter of torch's (it is
+what makes one replicate fast); on a GPU it lives in torch tensors. Methods take and return
+torch tensors either way.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -21,6 +30,10 @@ class BatchedRidge:
         Shapes: ``R`` replicates × ``M`` models × ``d`` features.
     reg
         Ridge strength λ > 0.
+    device
+        Where the state lives.
+    host
+        Keep the state in numpy arrays (default: on a CPU) rather than torch tensors.
 
     Examples
     --------
@@ -28,51 +41,97 @@ class BatchedRidge:
     >>> x = torch.tensor([[1.0, 0.0]], dtype=torch.float64)
     >>> for _ in range(99):
     ...     ridge.update(torch.zeros(1, dtype=torch.long), x, torch.tensor([2.0]))
-    >>> round(float(ridge.theta[0, 0, 0]), 2)
-    1.98
+    >>> round(float(ridge.theta[0, 0, 0]), 2), round(float(ridge.width2(x)[0, 0]), 4)
+    (1.98, 0.01)
     """
 
     def __init__(self, *, replicates: int, models: int, dim: int, reg: float,
-                 device: torch.device, dtype: torch.dtype = torch.float64) -> None:
-        eye = torch.eye(dim, device=device, dtype=dtype)
-        self.shape = (replicates, models, dim)
-        self.a_inv = (eye / reg).expand(replicates, models, dim, dim).contiguous()
-        self.b = torch.zeros(replicates, models, dim, device=device, dtype=dtype)
-        self.theta = torch.zeros_like(self.b)
-        self._offsets = torch.arange(replicates, device=device) * models
+                 device: torch.device, host: bool | None = None) -> None:
+        r, m, d = replicates, models, dim
+        self.shape = (r, m, d)
+        self.host = device.type == "cpu" if host is None else host
+        if self.host and device.type != "cpu":
+            msg = f"host=True keeps the state in numpy arrays, which needs device='cpu', not {device}"
+            raise ValueError(msg)
+        a_inv = (torch.eye(d, dtype=torch.float64) / reg).expand(r, m, d, d).contiguous()
+        self._a_inv = self._array(a_inv.to(device))
+        self._theta = self._array(torch.zeros(r, m, d, dtype=torch.float64, device=device))
+        self._offsets = self._array(torch.arange(r, device=device) * m)
+
+    def _array(self, t: Tensor) -> Any:
+        """``t`` as the state's array kind: a numpy view on a CPU, the tensor itself elsewhere."""
+        return t.numpy() if self.host else t
+
+    def _x(self, t: Tensor) -> Any:
+        """Features as float64 arrays of the state's kind."""
+        return t.numpy().astype(np.float64) if self.host else t.to(torch.float64)
+
+    def _out(self, a: Any) -> Tensor:
+        return torch.from_numpy(a) if self.host else a
+
+    @property
+    def theta(self) -> Tensor:
+        """Estimates ``θ_m``, (R, M, d); on a CPU a tensor view of the state."""
+        return self._out(self._theta)
+
+    @property
+    def a_inv(self) -> Tensor:
+        """Inverse Gram matrices ``A_m⁻¹``, (R, M, d, d); on a CPU a tensor view of the state."""
+        return self._out(self._a_inv)
+
+    def _mean(self, x: Any) -> Any:
+        r, m, d = self.shape
+        if x.ndim == 2:                                    # shared context, one model per arm
+            return (self._theta @ x[:, :, None])[..., 0]
+        if m == 1:                                         # per-arm contexts, one shared model
+            return (x @ self._theta[:, 0, :, None])[..., 0]
+        return (self._theta * x).sum(-1)
+
+    def _width2(self, x: Any) -> Any:
+        r, m, d = self.shape
+        if x.ndim == 2:
+            v = (self._a_inv.reshape(r, m * d, d) @ x[:, :, None]).reshape(r, m, d)
+            w2 = (v @ x[:, :, None])[..., 0]
+        elif m == 1:
+            w2 = ((x @ self._a_inv[:, 0]) * x).sum(-1)    # A⁻¹ is symmetric
+        else:
+            w2 = (x[:, :, None, :] @ self._a_inv @ x[..., None])[..., 0, 0]
+        return w2.clip(0.0)
 
     def mean(self, x: Tensor) -> Tensor:
         """Predictions ``θ_{m(a)}ᵀ x_a`` (R, K) for shared ``(R, d)`` or per-arm ``(R, K, d)`` x."""
-        r, m, d = self.shape
-        if x.dim() == 2:                                  # shared context, one model per arm
-            return torch.bmm(self.theta, x.unsqueeze(-1)).squeeze(-1)
-        if m == 1:                                        # per-arm contexts, one shared model
-            return torch.bmm(x, self.theta.view(r, d, 1)).squeeze(-1)
-        return (self.theta * x).sum(-1)
+        return self._out(self._mean(self._x(x)))
 
     def width2(self, x: Tensor) -> Tensor:
         """Squared widths ``x_aᵀ A_{m(a)}⁻¹ x_a`` (R, K), same layouts as :meth:`mean`."""
-        r, m, d = self.shape
-        if x.dim() == 2:
-            v = torch.bmm(self.a_inv.view(r, m * d, d), x.unsqueeze(-1)).view(r, m, d)
-            return (v * x.unsqueeze(1)).sum(-1).clamp_(min=0.0)
-        if m == 1:
-            v = torch.bmm(x, self.a_inv.view(r, d, d))    # A⁻¹ is symmetric
-        else:
-            k = x.shape[1]
-            v = torch.bmm(self.a_inv.view(r * k, d, d), x.reshape(r * k, d, 1)).view(r, k, d)
-        return (v * x).sum(-1).clamp_(min=0.0)
+        return self._out(self._width2(self._x(x)))
+
+    def bound(self, x: Tensor, scale: float | Tensor) -> Tensor:
+        """``θᵀx_a + scale·√(x_aᵀA⁻¹x_a)`` (R, K): upper confidence scores, or posterior
+        samples when ``scale`` is a (R, K) tensor of ``v·z``."""
+        return self._out(self._bound(x, scale))
+
+    def best(self, x: Tensor, scale: float | Tensor) -> Tensor:
+        """The arm of the largest :meth:`bound` per replicate, (R,) int64."""
+        return self._out(self._bound(x, scale).argmax(1))
+
+    def _bound(self, x: Tensor, scale: float | Tensor) -> Any:
+        if isinstance(scale, Tensor):
+            scale = self._x(scale)
+        x = self._x(x)
+        return self._mean(x) + scale * self._width2(x) ** 0.5
 
     def update(self, model: Tensor, x: Tensor, y: Tensor) -> None:
         """Add one observation per replicate: features ``x`` (R, d), target ``y`` (R,) to ``model`` (R,)."""
         r, m, d = self.shape
-        idx = self._offsets + model
-        a_flat, b_flat = self.a_inv.view(r * m, d, d), self.b.view(r * m, d)
-        a_inv = a_flat.index_select(0, idx)                        # (R, d, d)
-        u = torch.bmm(a_inv, x.unsqueeze(-1))                       # A⁻¹x, (R, d, 1)
-        denom = torch.bmm(x.unsqueeze(1), u).add_(1.0)             # 1 + xᵀA⁻¹x, (R, 1, 1)
-        a_inv = torch.baddbmm(a_inv, u / denom, u.mT, alpha=-1.0)  # Sherman–Morrison
-        b = b_flat.index_select(0, idx).addcmul_(y.unsqueeze(1), x)
-        a_flat.index_copy_(0, idx, a_inv)
-        b_flat.index_copy_(0, idx, b)
-        self.theta.view(r * m, d).index_copy_(0, idx, torch.bmm(a_inv, b.unsqueeze(-1)).squeeze(-1))
+        idx = self._offsets + (model.numpy() if self.host else model)   # flat (replicate, model)
+        x, y = self._x(x), self._x(y)
+        a_flat, theta_flat = self._a_inv.reshape(r * m, d, d), self._theta.reshape(r * m, d)
+        a_inv = a_flat[idx]                                           # (R, d, d), a copy
+        u = (a_inv @ x[:, :, None])[..., 0]                            # A⁻¹x
+        v = u / (1.0 + (u * x).sum(-1))[:, None]                       # A⁻¹x / (1 + xᵀA⁻¹x)
+        a_inv -= u[:, :, None] * v[:, None, :]                         # Sherman–Morrison
+        a_flat[idx] = a_inv
+        # recursive least squares: θ ← A⁻¹_new (b + y x) = θ + v (y − θᵀx)
+        theta = theta_flat[idx]
+        theta_flat[idx] = theta + v * (y - (theta * x).sum(-1))[:, None]

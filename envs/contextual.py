@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import numpy as np
@@ -13,6 +14,16 @@ from olearn.envs.base import BatchedEnv, single_view
 from olearn.seeding import BlockStream, draw
 
 REWARDS = ("linear", "quadratic", "cosine")
+
+
+def _same(v: Tensor) -> Tensor:
+    return v
+
+
+def _arm_major(v: Tensor, host: bool) -> Any:
+    """(B, R, K) → (K, B, R), as a numpy array on a CPU (cheaper per-round indexing)."""
+    v = v.permute(2, 0, 1).contiguous()
+    return v.numpy() if host else v
 
 
 class ContextualBanditVector(BatchedEnv):
@@ -100,17 +111,27 @@ class ContextualBanditVector(BatchedEnv):
 
     def _observe(self) -> Tensor:
         raw, j = self._contexts.block_of(self._t)
-        if raw is not self._raw:  # a new block: normalize, score every arm, scale the noise
+        if raw is not self._raw:  # a new block: normalize, score every arm, add the noise
             x = raw / raw.norm(dim=-1, keepdim=True)                   # (B, R, [K,] d)
             if self.per_arm:
                 u = torch.einsum("brkd,rd->brk", x, self._theta)
             else:
                 u = torch.einsum("rkd,brd->brk", self._theta, x)
-            self._raw, self._x, self._mu_block = raw, x.to(self.dtype), self._h(u)
-            best = self._mu_block.max(dim=2)
-            self._best, self._best_arm = best.values, best.indices
+            mu = self._h(u)                                            # (B, R, K)
+            best = mu.max(dim=2, keepdim=True)
             noise, _ = self._noise.block_of(self._t)
-            self._noise_block = self.noise * noise
+            # Arm-major (K, B, R) copies: a round's quantities of the pulled arms are one
+            # `take` each at a·B·R + j·R + r, and an arm >= K falls outside and raises.
+            self._raw, self._x = raw, x.to(self.dtype)
+            host = self.device.type == "cpu"
+            self._mu = _arm_major(mu, host)
+            self._regret = _arm_major(best.values - mu, host)
+            self._reward = _arm_major((mu + self.noise * noise.unsqueeze(-1)).to(self.dtype), host)
+            self._best_arm = best.indices.squeeze(-1)
+            self._stride = mu.shape[0] * mu.shape[1]
+            if self._flat is None or math.prod(self._flat.shape) != self._stride:
+                flat = torch.arange(self._stride, device=self.device).view(mu.shape[:2])
+                self._flat = flat.numpy() if host else flat
         self._j = j
         return self._x[j]
 
@@ -123,19 +144,21 @@ class ContextualBanditVector(BatchedEnv):
         # the noise stream shares the context stream's block length, so both turn over together
         self._noise = BlockStream(seeds, "noise", (), device=self.device,
                                   block=self._contexts.block)
-        self._t, self._raw = 0, None
+        self._t, self._raw, self._flat = 0, None, None
         self._false = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
         return self._observe(), {}
 
     def step(self, action: Any) -> tuple[Tensor, Tensor, Tensor, Tensor, dict]:
         a = action if isinstance(action, Tensor) else self._as_action(action, torch.long)
         j = self._j
-        mu_a = self._mu_block[j].gather(1, a.view(-1, 1).long()).squeeze(1)
-        best = self._best[j]
-        reward = (mu_a + self._noise_block[j]).to(self.dtype)
+        host = isinstance(self._flat, np.ndarray)
+        out = torch.from_numpy if host else _same
+        idx = self._flat[j] + (a.numpy() if host else a).reshape(-1) * self._stride
         info = {"feedback": {},
-                "oracle": {"regret": best - mu_a, "expected_reward": mu_a,
+                "oracle": {"regret": out(self._regret.take(idx)),
+                           "expected_reward": out(self._mu.take(idx)),
                            "best_arm": self._best_arm[j]}}
+        reward = out(self._reward.take(idx))
         self._t += 1
         return self._observe(), reward, self._false, self._false, info
 

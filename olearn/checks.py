@@ -39,6 +39,23 @@ def _rollout(env: Any, seeds: list[int], actions: list[Tensor]) -> list[Tensor]:
     return out
 
 
+def _snapshot(values: dict[str, Any]) -> dict[str, tuple[Tensor, Tensor]]:
+    return {k: (v, v.clone()) for k, v in values.items() if isinstance(v, Tensor)}
+
+
+def _changed(snapshot: dict[str, tuple[Tensor, Tensor]]) -> list[str]:
+    """Names of snapshotted tensors modified in place since (NaN equals NaN)."""
+    def same(v: Tensor, c: Tensor) -> bool:
+        if v.is_floating_point():
+            return bool(((v == c) | (v.isnan() & c.isnan())).all())
+        return torch.equal(v, c)
+    return [k for k, (v, c) in snapshot.items() if not same(v, c)]
+
+
+_KEPT = ("the engine keeps returned tensors (trace recording, delayed feedback); "
+         "return a new tensor each round instead of reusing a buffer")
+
+
 def check_env(ref: str, kwargs: dict[str, Any] | None = None, *, rounds: int = 20) -> list[str]:
     """Check an environment against olearn's contract.
 
@@ -57,6 +74,7 @@ def check_env(ref: str, kwargs: dict[str, Any] | None = None, *, rounds: int = 2
     obs, info = env.reset(seed=seeds)
     if not isinstance(info, dict):
         problems.append(f"reset must return (obs, info_dict), got info of type {type(info).__name__}")
+    kept = _snapshot({"obs": obs})
     for t, a in enumerate(actions, 1):
         out = env.step(a)
         if len(out) != 5:
@@ -75,6 +93,14 @@ def check_env(ref: str, kwargs: dict[str, Any] | None = None, *, rounds: int = 2
         if not isinstance(info.get("feedback", {}), dict):
             problems.append("info['feedback'] must be a dict")
             break
+        changed = _changed(kept)
+        if changed:
+            problems.append(f"round {t}: step modified the {', '.join(changed)} tensor(s) returned "
+                            f"in round {t - 1}; {_KEPT}")
+            break
+        kept = _snapshot({"obs": out[0], "reward": reward,
+                          **{f"oracle[{k!r}]": v for k, v in oracle.items()},
+                          **{f"feedback[{k!r}]": v for k, v in info.get("feedback", {}).items()}})
     a1, a2 = _rollout(env, seeds, actions), _rollout(env, seeds, actions)
     if any(not torch.equal(x, y) for x, y in zip(a1, a2)):
         problems.append("not deterministic: two rollouts with the same seeds and actions differ")
@@ -117,8 +143,13 @@ def check_agent(ref: str, env: str, *, env_kwargs: dict[str, Any] | None = None,
         obs, _ = e.reset(seed=replicate_seeds(0, "env", range(r)))
         agent.reset(seeds=replicate_seeds(0, "agent", range(r)), device=_CPU)
         taken = []
+        kept: dict[str, tuple[Tensor, Tensor]] = {}
         for t in range(1, rounds + 1):
             action, info = agent.act(obs)
+            changed = _changed(kept)
+            if changed:
+                raise _Problem(f"round {t}: the agent modified the {', '.join(changed)} tensor(s) "
+                               f"it returned from act in round {t - 1}; {_KEPT}")
             problem = action_problem(action, e.single_action_space, r)
             if problem:
                 raise _Problem(f"round {t}: {problem}")
@@ -129,6 +160,7 @@ def check_agent(ref: str, env: str, *, env_kwargs: dict[str, Any] | None = None,
             for k, v in info.items():
                 if not (isinstance(v, Tensor) and v.shape[:1] == (r,)):
                     raise _Problem(f"act_info[{k!r}] must be a tensor with leading dim {r}")
+            kept = _snapshot({"action": action, **{f"act_info[{k!r}]": v for k, v in info.items()}})
             nxt, reward, term, trunc, einfo = e.step(action)
             agent.update(Step(t, obs, action, info, reward, einfo.get("feedback", {}), nxt, term | trunc))
             obs = nxt

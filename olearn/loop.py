@@ -36,15 +36,13 @@ class LoopState:
     cum_regret: Tensor          # (R,) float64: sum of per-round regret increments
     cum_loss: Tensor            # (R,) float64: sum of oracle losses (loss-based regret)
     cum_reward: Tensor          # (R,) float64
-    finite: Tensor              # (R,) int64: rounds whose cumulative values were finite
     queue: deque = field(default_factory=deque)
     seconds: float = 0.0        # wall time spent in the loop so far
 
     @classmethod
     def start(cls, obs: Any, replicates: int, device: torch.device) -> LoopState:
         z = torch.zeros(replicates, dtype=torch.float64, device=device)
-        return cls(0, obs, z.clone(), z.clone(), z.clone(),
-                   torch.zeros(replicates, dtype=torch.int64, device=device))
+        return cls(0, obs, z.clone(), z.clone(), z.clone())
 
 
 def action_problem(action: Any, space: Any, replicates: int) -> str | None:
@@ -83,6 +81,7 @@ def run_loop(env: Any, agent: Any, state: LoopState, *, horizon: int, record_at:
     space = env.single_action_space
     rec_idx = int(np.searchsorted(record_at, state.t, side="right"))
     next_rec = int(record_at[rec_idx]) if rec_idx < len(record_at) else horizon + 1
+    recorder.last_t = int(record_at[rec_idx - 1]) if rec_idx else 0
     last_flush = time.monotonic()
     start = time.monotonic() - state.seconds
     loss_based: bool | None = None
@@ -93,8 +92,8 @@ def run_loop(env: Any, agent: Any, state: LoopState, *, horizon: int, record_at:
 
     def flush() -> None:
         nonlocal last_flush
+        _check_finite(recorder, replicate_ids)
         recorder.flush()
-        _check_finite(state, replicate_ids)
         last_flush = time.monotonic()
         state.seconds = last_flush - start
         if on_flush is not None:
@@ -118,14 +117,13 @@ def run_loop(env: Any, agent: Any, state: LoopState, *, horizon: int, record_at:
         oracle = info.get("oracle", {})
         if loss_based is None:
             loss_based = _regret_kind(oracle, t)
+        # out of place: every round's cumulative tensors are new, so the recorder may keep them
         if loss_based:
-            state.cum_loss += oracle["loss"]
+            state.cum_loss = state.cum_loss + oracle["loss"]
             regret = state.cum_loss - oracle["comparator_cum_loss"]
         else:
-            state.cum_regret += oracle["regret"]
-            regret = state.cum_regret
-        state.cum_reward += reward
-        state.finite += torch.isfinite(regret + state.cum_reward)
+            regret = state.cum_regret = state.cum_regret + oracle["regret"]
+        state.cum_reward = state.cum_reward + reward
         step = Step(t, obs, action, act_info, reward, info.get("feedback", {}), next_obs,
                     term if term is trunc else term | trunc)
         if delay:
@@ -138,12 +136,11 @@ def run_loop(env: Any, agent: Any, state: LoopState, *, horizon: int, record_at:
         state.t = t
         if t == next_rec:
             if columns is None:  # which oracle and act_info entries are per-replicate scalars
-                columns = (_scalar_keys(oracle, replicates, taken),
-                           _scalar_keys(act_info, replicates, taken))
-            row = {"regret": regret, "reward": reward, "cum_reward": state.cum_reward}
-            row.update((k, oracle[k]) for k in columns[0])
-            row.update((k, act_info[k]) for k in columns[1] if k not in row)
-            recorder.record(t, row)
+                from_oracle = _scalar_keys(oracle, replicates, taken)
+                columns = (from_oracle, _scalar_keys(act_info, replicates, taken | set(from_oracle)))
+                recorder.columns(["regret", "reward", "cum_reward", *columns[0], *columns[1]])
+            recorder.record(t, (regret, reward, state.cum_reward, *[oracle[k] for k in columns[0]],
+                                *[act_info[k] for k in columns[1]]))
             rec_idx += 1
             next_rec = int(record_at[rec_idx]) if rec_idx < len(record_at) else horizon + 1
             if recorder.full:
@@ -169,11 +166,18 @@ def _regret_kind(oracle: dict[str, Any], t: int) -> bool:
     raise EnvError(msg)
 
 
-def _check_finite(state: LoopState, replicate_ids: list[int]) -> None:
-    bad = (state.finite < state.t).nonzero()
-    if len(bad):
-        i = int(bad[0, 0])
-        t = int(state.finite[i]) + 1
-        msg = (f"the environment returned a non-finite reward or regret (NaN/inf) at round {t}, "
-               f"replicate {replicate_ids[i]}")
-        raise EnvError(msg)
+def _check_finite(recorder: Recorder, replicate_ids: list[int]) -> None:
+    """Refuse a chunk whose recorded regret or cumulative reward is NaN/inf.
+
+    Both are cumulative, so a non-finite value from the environment stays visible until the
+    next recorded round: checking once per chunk costs nothing per round.
+    """
+    hit = recorder.first_nonfinite(("regret", "cum_reward"))
+    if hit is None:
+        return
+    before, t, i = hit
+    where = (f"at round {t}" if before == t - 1 else
+             f"between rounds {before + 1} and {t} (record every round to pinpoint it)")
+    msg = (f"the environment returned a non-finite reward or regret (NaN/inf) {where}, "
+           f"replicate {replicate_ids[i]}")
+    raise EnvError(msg)

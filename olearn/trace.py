@@ -64,30 +64,60 @@ class TraceWriter:
 class Recorder:
     """Buffers recorded rows on the device and flushes them as Parquet parts in chunks.
 
-    Per recorded round it costs one indexed copy per column; the device-to-host copy and the
-    Parquet write happen once per chunk.
+    A recorded round costs no tensor operation: the recorder keeps references to the round's
+    tensors and stacks them into per-column device buffers every ``settle`` rounds (one
+    operation per column). The device-to-host copy and the Parquet write happen once per
+    chunk. This relies on the engine contract that tensors returned by ``env.step`` and
+    ``agent.act`` are never modified in place afterwards (``olearn check`` tests it).
     """
 
-    def __init__(self, writer: TraceWriter, replicate_ids: list[int], *, rows: int) -> None:
+    def __init__(self, writer: TraceWriter, replicate_ids: list[int], *, rows: int,
+                 settle: int = 256) -> None:
         self.writer = writer
         self.replicate_ids = np.asarray(replicate_ids, dtype=np.int64)
         self.rows = max(1, rows)
+        self.settle = max(1, settle)
         self._names: list[str] = []
-        self._dtypes: list[torch.dtype] = []
-        self._buf: Tensor | None = None    # (rows, columns, R) float64
+        self._cols: list[Tensor] = []                # per column: (rows, R), the column's dtype
+        self._pending: list[tuple[Tensor, ...]] = []  # recorded rounds not yet stacked
         self._t: list[int] = []
+        self.last_t = 0                              # last round of the previous chunk
 
-    def record(self, t: int, values: dict[str, Tensor]) -> None:
-        """Buffer one recorded round; ``values`` keeps the same keys from round to round."""
-        if self._buf is None:
-            self._names = list(values)
-            self._dtypes = [v.dtype for v in values.values()]
-            first = next(iter(values.values()))
-            self._buf = torch.empty((self.rows, len(values), first.shape[0]),
-                                    dtype=torch.float64, device=first.device)
-        # one stacked copy per round (type promotion to float64 is exact for ints < 2**53)
-        torch.stack(list(values.values()), out=self._buf[len(self._t)])
+    def columns(self, names: list[str]) -> None:
+        """Name the columns, in the order :meth:`record` receives their values."""
+        self._names = list(names)
+
+    def record(self, t: int, values: tuple[Tensor, ...]) -> None:
+        """Buffer one recorded round: one (R,) tensor per column."""
+        self._pending.append(values)
         self._t.append(t)
+        if len(self._pending) >= self.settle:
+            self._stack()
+
+    def _stack(self) -> None:
+        if not self._pending:
+            return
+        if not self._cols:
+            self._cols = [torch.empty((self.rows, *v.shape), dtype=v.dtype, device=v.device)
+                          for v in self._pending[0]]
+        lo = len(self._t) - len(self._pending)
+        for c, col in enumerate(self._cols):
+            torch.stack([row[c] for row in self._pending], out=col[lo: len(self._t)])
+        self._pending.clear()
+
+    def first_nonfinite(self, names: tuple[str, ...]) -> tuple[int, int, int] | None:
+        """The first buffered NaN/inf in the columns ``names``: (previous round, round, replicate index)."""
+        self._stack()
+        n = len(self._t)
+        cols = [self._cols[self._names.index(k)][:n] for k in names if k in self._names]
+        if not n or not cols:
+            return None
+        hits = (~torch.isfinite(torch.stack(cols)).all(dim=0)).nonzero()   # (row, replicate)
+        if not len(hits):
+            return None
+        row, col = int(hits[0, 0]), int(hits[0, 1])
+        before = self._t[row - 1] if row else self.last_t
+        return before, self._t[row], col
 
     @property
     def full(self) -> bool:
@@ -95,22 +125,24 @@ class Recorder:
 
     def flush(self) -> None:
         n = len(self._t)
-        if n == 0 or self._buf is None:
+        if n == 0:
             return
+        self._stack()
         r = len(self.replicate_ids)
         cols: dict[str, np.ndarray] = {
             "replicate": np.repeat(self.replicate_ids, n),
             "t": np.tile(np.asarray(self._t, dtype=np.int64), r),
         }
-        block = self._buf[:n].permute(1, 2, 0).cpu().numpy()   # (columns, R, n)
-        for i, (name, dtype) in enumerate(zip(self._names, self._dtypes)):
-            col = block[i].reshape(-1)
-            if dtype == torch.bool:
-                col = col.astype(bool)
-            elif not dtype.is_floating_point:
-                col = col.astype(np.int64)
-            cols[name] = col
+        for name, buf in zip(self._names, self._cols):
+            col = buf[:n].T.cpu().numpy().reshape(-1)          # replicate-major, like t
+            if buf.dtype == torch.bool:
+                cols[name] = col
+            elif buf.dtype.is_floating_point:
+                cols[name] = col.astype(np.float64)
+            else:
+                cols[name] = col.astype(np.int64)
         self.writer.write(pl.DataFrame(cols))
+        self.last_t = self._t[-1]
         self._t.clear()
 
 

@@ -2,6 +2,10 @@
 
 An *agent* acts on all ``R`` replicates at once: observations, actions and every entry of
 ``act_info`` carry a leading replicate dimension.
+
+Tensors handed to the engine (from ``env.step`` and ``agent.act``) belong to it from then on:
+it keeps references for trace recording and delayed feedback instead of copying, so never
+modify a returned tensor in place in a later round; ``olearn check`` reports it if you do.
 """
 
 from __future__ import annotations

@@ -86,6 +86,13 @@ def test_nan_from_env_names_round_and_replicate():
         olearn.simulate(spec, quiet=True)
 
 
+def test_nan_between_recorded_rounds_names_the_interval():
+    spec = _spec(env={"id": f"{PLUGIN}:NaNEnv"}, agents=[{"label": "u", "id": "olearn/Uniform-v0"}],
+                 record={"every": 5})
+    with pytest.raises(EnvError, match="between rounds 6 and 10 .*, replicate 0"):
+        olearn.simulate(spec, quiet=True)
+
+
 def test_env_without_oracle_is_refused_with_a_hint():
     import olearn.envs.contextual as mod
 

@@ -74,3 +74,28 @@ def test_register_agent_makes_an_id():
 def test_bad_plugin_references(ref, message):
     with pytest.raises(olearn.errors.SpecError, match=message):
         olearn.simulate(_spec({"id": ref}), quiet=True)
+
+
+def test_checks_catch_tensors_reused_across_rounds():
+    import olearn.envs.contextual as mod
+    from olearn.agents.linear import LinUCB
+
+    class ReusedEnv(mod.ContextualBanditVector):
+        def step(self, action):
+            obs, reward, term, trunc, info = super().step(action)
+            self._buf = getattr(self, "_buf", reward.clone())
+            self._buf.copy_(reward)
+            return obs, self._buf, term, trunc, info
+
+    class ReusedAgent(LinUCB):
+        def act(self, obs):
+            action, info = super().act(obs)
+            self._buf = getattr(self, "_buf", action.clone())
+            return self._buf.copy_(action), info
+
+    mod.ReusedEnv, mod.ReusedAgent = ReusedEnv, ReusedAgent
+    env_problems = check_env("olearn.envs.contextual:ReusedEnv", {"arms": 3, "dim": 2})
+    assert len(env_problems) == 1 and "modified the reward tensor(s) returned in round 1" in env_problems[0]
+    agent_problems = check_agent("olearn.envs.contextual:ReusedAgent", "olearn/ContextualBandit-v0",
+                                 env_kwargs={"arms": 3, "dim": 2})
+    assert len(agent_problems) == 1 and "modified the action tensor(s)" in agent_problems[0]

@@ -16,13 +16,14 @@ def test_schedule_always_includes_horizon():
     assert pts[0] == 1 and pts[-1] == 100_000 and len(pts) <= 50 and np.all(np.diff(pts) > 0)
 
 
-def test_recorder_round_trip(tmp_path):
+@pytest.mark.parametrize("settle", [1, 2, 256])
+def test_recorder_round_trip(tmp_path, settle):
     w = TraceWriter(tmp_path / "trace" / "agent=x")
-    rec = Recorder(w, [5, 6], rows=2)
+    rec = Recorder(w, [5, 6], rows=2, settle=settle)
+    rec.columns(["regret", "reward", "cum_reward", "best_arm"])
     for t in (1, 2, 3):
-        rec.record(t, {"regret": torch.tensor([t, 10.0 * t], dtype=torch.float64),
-                       "reward": torch.tensor([0.5, 1.5]), "cum_reward": torch.zeros(2),
-                       "best_arm": torch.tensor([1, 2])})
+        rec.record(t, (torch.tensor([t, 10.0 * t], dtype=torch.float64), torch.tensor([0.5, 1.5]),
+                       torch.zeros(2), torch.tensor([1, 2])))
         if rec.full:
             rec.flush()
     rec.flush()
@@ -32,7 +33,20 @@ def test_recorder_round_trip(tmp_path):
     assert df["agent"].unique().to_list() == ["x"]
     assert df["replicate"].to_list() == [5, 5, 5, 6, 6, 6]
     assert df["regret"].to_list() == [1, 2, 3, 10, 20, 30]
-    assert df.schema["best_arm"] == pl.Int64
+    assert df["reward"].to_list() == [0.5] * 3 + [1.5] * 3
+    assert df.schema["best_arm"] == pl.Int64 and df.schema["reward"] == pl.Float64
+
+
+def test_recorder_finds_the_first_nonfinite_row(tmp_path):
+    rec = Recorder(TraceWriter(tmp_path), [0, 1, 2], rows=10, settle=3)
+    rec.columns(["regret", "cum_reward"])
+    rec.last_t = 4
+    for t, bad in ((10, None), (20, 2), (30, 1)):
+        regret = torch.zeros(3, dtype=torch.float64)
+        if bad is not None:
+            regret[bad] = float("nan")
+        rec.record(t, (regret, torch.zeros(3, dtype=torch.float64)))
+    assert rec.first_nonfinite(("regret", "cum_reward")) == (10, 20, 2)
 
 
 def test_truncate_drops_parts_after_checkpoint(tmp_path):

@@ -75,3 +75,4 @@ class GreedyCounter:
     def update(self, step):
         self.sums[int(step.action)] += float(step.reward)
         self.counts[int(step.action)] += 1
+

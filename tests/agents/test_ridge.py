@@ -1,0 +1,66 @@
+"""BatchedRidge: exact against a direct solve, and the numpy and torch state kinds agree."""
+
+import pytest
+import torch
+
+from olearn.agents.ridge import BatchedRidge
+
+CPU = torch.device("cpu")
+
+
+def _stream(r: int, k: int, d: int, n: int, per_arm: bool, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    shape = (r, k, d) if per_arm else (r, d)
+    for _ in range(n):
+        yield (torch.randn(shape, generator=g), torch.randint(0, k, (r,), generator=g),
+               torch.randn(r, generator=g))
+
+
+@pytest.mark.parametrize(("models", "per_arm"), [(4, False), (1, True), (4, True)])
+def test_matches_a_direct_ridge_solve(models, per_arm):
+    r, k, d, reg = 3, 4, 5, 0.7
+    ridge = BatchedRidge(replicates=r, models=models, dim=d, reg=reg, device=CPU)
+    gram = torch.eye(d, dtype=torch.float64).repeat(r, models, 1, 1) * reg
+    b = torch.zeros(r, models, d, dtype=torch.float64)
+    for x, a, y in _stream(r, k, d, 40, per_arm):
+        xa = x[torch.arange(r), a] if per_arm else x
+        m = a if models > 1 else torch.zeros_like(a)
+        ridge.update(m, xa, y)
+        xa, rows = xa.double(), torch.arange(r)
+        gram[rows, m] += xa.unsqueeze(-1) * xa.unsqueeze(-2)
+        b[rows, m] += y.double().unsqueeze(-1) * xa
+    theta = torch.linalg.solve(gram, b.unsqueeze(-1)).squeeze(-1)
+    torch.testing.assert_close(ridge.theta, theta)
+    torch.testing.assert_close(ridge.a_inv, torch.linalg.inv(gram))
+    x = next(_stream(r, k, d, 1, per_arm, seed=1))[0].double()
+    if per_arm and models == 1:
+        mean, w2 = x @ theta[:, 0, :, None], (x @ torch.linalg.inv(gram[:, 0]) * x).sum(-1)
+    elif per_arm:
+        mean = (theta * x).sum(-1)
+        w2 = (x.unsqueeze(-2) @ torch.linalg.inv(gram) @ x.unsqueeze(-1))[..., 0, 0]
+    else:
+        mean = theta @ x[:, :, None]
+        w2 = (x[:, None, None, :] @ torch.linalg.inv(gram) @ x[:, None, :, None])[..., 0, 0]
+    torch.testing.assert_close(ridge.mean(x), mean.reshape(r, -1))
+    torch.testing.assert_close(ridge.width2(x), w2)
+    torch.testing.assert_close(ridge.bound(x, 2.0), mean.reshape(r, -1) + 2.0 * w2.sqrt())
+
+
+@pytest.mark.parametrize(("models", "per_arm"), [(4, False), (1, True), (4, True)])
+def test_numpy_and_torch_state_agree(models, per_arm):
+    kw = {"replicates": 3, "models": models, "dim": 5, "reg": 1.0, "device": CPU}
+    host, dev = BatchedRidge(host=True, **kw), BatchedRidge(host=False, **kw)
+    for x, a, y in _stream(3, 4, 5, 30, per_arm):
+        xa = x[torch.arange(3), a] if per_arm else x
+        m = a if models > 1 else torch.zeros_like(a)
+        host.update(m, xa, y)
+        dev.update(m, xa, y)
+        assert torch.equal(host.best(x, 1.0), dev.best(x, 1.0))
+    assert isinstance(host._a_inv, type(host.theta.numpy())) and isinstance(dev._a_inv, torch.Tensor)
+    torch.testing.assert_close(host.a_inv, dev.a_inv, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(host.theta, dev.theta, rtol=1e-12, atol=1e-12)
+
+
+def test_host_state_needs_a_cpu():
+    with pytest.raises(ValueError, match="needs device='cpu'"):
+        BatchedRidge(replicates=1, models=1, dim=2, reg=1.0, device=torch.device("meta"), host=True)
