@@ -125,7 +125,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="shorter horizons (rates stay comparable)")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--replicates", type=int, default=256, help="the batched run's R")
+    p.add_argument("--replicates", type=int, nargs="+", default=[256],
+                   help="R of the batched runs (several: one pair of rows each)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads for olearn (0: default)")
     args = p.parse_args()
     t1 = 20_000 if args.quick else 100_000
@@ -138,11 +139,11 @@ def main() -> None:
             ("MABWiser LinUCB", 1, tm, bench_mabwiser(tm)),
             ("olearn LinUCB", 1, t1, bench_olearn(t1, 1, args.device, args.threads)),
             ("olearn LinUCB, 100 log-spaced records", 1, t1,
-             bench_olearn(t1, 1, args.device, args.threads, {"log": 100})),
-            ("olearn LinUCB", args.replicates, tr,
-             bench_olearn(tr, args.replicates, args.device, args.threads)),
-            ("olearn LinUCB, 100 log-spaced records", args.replicates, tr,
-             bench_olearn(tr, args.replicates, args.device, args.threads, {"log": 100}))]
+             bench_olearn(t1, 1, args.device, args.threads, {"log": 100}))]
+    for r in args.replicates:
+        rows += [("olearn LinUCB", r, tr, bench_olearn(tr, r, args.device, args.threads)),
+                 ("olearn LinUCB, 100 log-spaced records", r, tr,
+                  bench_olearn(tr, r, args.device, args.threads, {"log": 100}))]
     vw = rows[1][3][0] if isinstance(rows[1][3], tuple) else None
     mw = rows[2][3][0] if isinstance(rows[2][3], tuple) else None
     cpu = platform.processor() or platform.machine()

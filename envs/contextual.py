@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 import numpy as np
@@ -16,14 +15,13 @@ from olearn.seeding import BlockStream, draw
 REWARDS = ("linear", "quadratic", "cosine")
 
 
+def _host(v: Tensor) -> Any:
+    """A (B, R, K) block as a numpy array on a CPU (cheaper to index per round)."""
+    return v.numpy() if v.device.type == "cpu" else v
+
+
 def _same(v: Tensor) -> Tensor:
     return v
-
-
-def _arm_major(v: Tensor, host: bool) -> Any:
-    """(B, R, K) → (K, B, R), as a numpy array on a CPU (cheaper per-round indexing)."""
-    v = v.permute(2, 0, 1).contiguous()
-    return v.numpy() if host else v
 
 
 class ContextualBanditVector(BatchedEnv):
@@ -120,18 +118,11 @@ class ContextualBanditVector(BatchedEnv):
             mu = self._h(u)                                            # (B, R, K)
             best = mu.max(dim=2, keepdim=True)
             noise, _ = self._noise.block_of(self._t)
-            # Arm-major (K, B, R) copies: a round's quantities of the pulled arms are one
-            # `take` each at a·B·R + j·R + r, and an arm >= K falls outside and raises.
+            # per round, the pulled arms' entries are one (bounds-checked) index per block
             self._raw, self._x = raw, x.to(self.dtype)
-            host = self.device.type == "cpu"
-            self._mu = _arm_major(mu, host)
-            self._regret = _arm_major(best.values - mu, host)
-            self._reward = _arm_major((mu + self.noise * noise.unsqueeze(-1)).to(self.dtype), host)
+            self._mu, self._regret = _host(mu), _host(best.values - mu)
+            self._reward = _host((mu + self.noise * noise.unsqueeze(-1)).to(self.dtype))
             self._best_arm = best.indices.squeeze(-1)
-            self._stride = mu.shape[0] * mu.shape[1]
-            if self._flat is None or math.prod(self._flat.shape) != self._stride:
-                flat = torch.arange(self._stride, device=self.device).view(mu.shape[:2])
-                self._flat = flat.numpy() if host else flat
         self._j = j
         return self._x[j]
 
@@ -144,21 +135,22 @@ class ContextualBanditVector(BatchedEnv):
         # the noise stream shares the context stream's block length, so both turn over together
         self._noise = BlockStream(seeds, "noise", (), device=self.device,
                                   block=self._contexts.block)
-        self._t, self._raw, self._flat = 0, None, None
+        self._t, self._raw = 0, None
+        self._rows = _host(torch.arange(self.num_envs, device=self.device))
         self._false = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
         return self._observe(), {}
 
     def step(self, action: Any) -> tuple[Tensor, Tensor, Tensor, Tensor, dict]:
         a = action if isinstance(action, Tensor) else self._as_action(action, torch.long)
-        j = self._j
-        host = isinstance(self._flat, np.ndarray)
+        j, rows = self._j, self._rows
+        host = isinstance(rows, np.ndarray)
         out = torch.from_numpy if host else _same
-        idx = self._flat[j] + (a.numpy() if host else a).reshape(-1) * self._stride
+        a = (a.numpy() if host else a).reshape(-1)
         info = {"feedback": {},
-                "oracle": {"regret": out(self._regret.take(idx)),
-                           "expected_reward": out(self._mu.take(idx)),
+                "oracle": {"regret": out(self._regret[j][rows, a]),
+                           "expected_reward": out(self._mu[j][rows, a]),
                            "best_arm": self._best_arm[j]}}
-        reward = out(self._reward.take(idx))
+        reward = out(self._reward[j][rows, a])
         self._t += 1
         return self._observe(), reward, self._false, self._false, info
 

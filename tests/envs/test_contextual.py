@@ -1,0 +1,52 @@
+"""ContextualBandit-v0: the numpy (CPU) and torch paths agree; an out-of-range arm is refused."""
+
+import pytest
+import torch
+
+import olearn
+import olearn.envs.contextual as mod
+from olearn.errors import AgentError
+
+
+def _rollout(per_arm: bool, reward: str) -> list[torch.Tensor]:
+    env = mod.ContextualBanditVector(3, arms=4, dim=5, per_arm=per_arm, reward=reward)
+    obs, _ = env.reset(seed=[1, 2, 3])
+    out = [obs]
+    g = torch.Generator().manual_seed(0)
+    for _ in range(1100):  # crosses a block boundary (1024 or 512 rounds) in both layouts
+        obs, r, _, _, info = env.step(torch.randint(0, 4, (3,), generator=g))
+        out += [obs, r, *info["oracle"].values()]
+    return out
+
+
+@pytest.mark.parametrize(("per_arm", "reward"), [(False, "linear"), (True, "cosine")])
+def test_numpy_and_torch_paths_agree(monkeypatch, per_arm, reward):
+    host = _rollout(per_arm, reward)
+    monkeypatch.setattr(mod, "_host", lambda v: v)  # keep every block a torch tensor
+    device = _rollout(per_arm, reward)
+    assert all(torch.equal(a, b) for a, b in zip(host, device, strict=True))
+
+
+def test_an_arm_out_of_range_is_an_agent_error():
+    class Late:
+        vectorized = True
+
+        def __init__(self, observation_space, action_space):
+            self.t = 0
+
+        def reset(self, *, seeds, device):
+            pass
+
+        def act(self, obs):
+            self.t += 1
+            return torch.full((obs.shape[0],), 7 if self.t == 5 else 0), {}
+
+        def update(self, step):
+            pass
+
+    mod.Late = Late
+    spec = {"name": "late", "horizon": 10, "replicates": 2,
+            "env": {"id": "olearn/ContextualBandit-v0", "kwargs": {"arms": 3, "dim": 2}},
+            "agents": [{"label": "late", "id": "olearn.envs.contextual:Late"}]}
+    with pytest.raises(AgentError, match=r"round 5: action 7 of replicate 0 is outside Discrete\(3\)"):
+        olearn.simulate(spec, quiet=True)
