@@ -15,7 +15,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())" | tee -a "$OUT/gpu.txt"
 REPO=$PWD
 ( cd /tmp && timeout 150 python3 -m pytest -q -p no:cacheprovider -m gpu "$REPO/tests" 2>&1 ) | tee "$OUT/gpu_tests.txt" | tail -15
-timeout 200 python3 benchmarks/linear_cb.py --quick --device cuda --replicates 4096 2>&1 | tee "$OUT/linear_cb.txt"
+timeout 200 python3 benchmarks/linear_cb.py --quick --device cuda --replicates 256 4096 2>&1 | tee "$OUT/linear_cb.txt"
 timeout 150 python3 benchmarks/neural_cb.py --device cuda --replicates 1 32 1024 --horizon 300 2>&1 | tee "$OUT/neural_cb.txt"
 if [ -f benchmarks/oco.py ]; then
   timeout 200 python3 benchmarks/oco.py --quick --device cuda --replicates ${OCO_REPLICATES:-16384} 2>&1 | tee "$OUT/oco.txt"
