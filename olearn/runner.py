@@ -246,6 +246,7 @@ def _run_agent(spec: RunSpec, entry: Any, out: Path, device: torch.device,
                 or time.monotonic() - last_ckpt[0] < spec.checkpoint_seconds):
             return
         ckpt.parent.mkdir(exist_ok=True)
+        writer.wait()  # the checkpoint vouches for every part numbered below writer.next_part
         tmp = ckpt.with_name(ckpt.name + ".tmp")
         try:
             torch.save({"env": env, "agent": agent, "state": s, "part": writer.next_part}, tmp)
@@ -266,6 +267,7 @@ def _run_agent(spec: RunSpec, entry: Any, out: Path, device: torch.device,
                          progress=tick)
     finally:
         progress.stop()
+        writer.close()
     ckpt.unlink(missing_ok=True)
     rate = spec.horizon / state.seconds if state.seconds > 0 else float("inf")
     return {"status": "complete", "seconds": round(state.seconds, 4),

@@ -9,6 +9,8 @@ oracle quantities and the agent's ``act_info`` entries, one column each.
 from __future__ import annotations
 
 import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -36,12 +38,21 @@ def schedule(horizon: int, *, every: int | None = None, log: int | None = None) 
 
 
 class TraceWriter:
-    """Writes numbered Parquet parts into one agent's partition, each atomically."""
+    """Writes numbered Parquet parts into one agent's partition, each atomically.
 
-    def __init__(self, directory: Path, *, next_part: int = 0) -> None:
+    :meth:`submit` encodes and writes a part on a background thread (Parquet encoding and
+    ``fsync`` release the GIL), so the simulation goes on meanwhile; at most ``in_flight``
+    parts wait at a time. :meth:`wait` returns once every submitted part is on disk and
+    re-raises a failed write.
+    """
+
+    def __init__(self, directory: Path, *, next_part: int = 0, in_flight: int = 2) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.next_part = next_part
+        self.in_flight = in_flight
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: deque[Future] = deque()
 
     def truncate(self) -> None:
         """Delete parts numbered ``next_part`` and above (written after the last checkpoint)."""
@@ -50,15 +61,49 @@ class TraceWriter:
             if p.name.endswith(".tmp") or int(stem.removeprefix("part-")) >= self.next_part:
                 p.unlink()
 
-    def write(self, frame: pl.DataFrame) -> Path:
+    def _next_path(self) -> Path:
         path = self.directory / f"part-{self.next_part:05d}.parquet"
+        self.next_part += 1
+        return path
+
+    @staticmethod
+    def _write(frame: pl.DataFrame, path: Path) -> None:
         tmp = path.with_name(path.name + ".tmp")
         frame.write_parquet(tmp, statistics=True)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-        self.next_part += 1
+
+    def write(self, frame: pl.DataFrame) -> Path:
+        """Write the next part now."""
+        self.wait()
+        path = self._next_path()
+        self._write(frame, path)
         return path
+
+    def submit(self, frame: pl.DataFrame) -> Path:
+        """Write the next part on the background thread; ``frame`` must not change afterwards."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="olearn-trace")
+        path = self._next_path()
+        self._pending.append(self._pool.submit(self._write, frame, path))
+        while len(self._pending) > self.in_flight:
+            self._pending.popleft().result()
+        return path
+
+    def wait(self) -> None:
+        """Block until every submitted part is written; re-raise the first failure."""
+        while self._pending:
+            self._pending.popleft().result()
+
+    def close(self) -> None:
+        """Wait for the submitted parts and stop the background thread."""
+        try:
+            self.wait()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
 
 
 class Recorder:
@@ -66,8 +111,8 @@ class Recorder:
 
     A recorded round costs no tensor operation: the recorder keeps references to the round's
     tensors and stacks them into per-column device buffers every ``settle`` rounds (one
-    operation per column). The device-to-host copy and the Parquet write happen once per
-    chunk. This relies on the engine contract that tensors returned by ``env.step`` and
+    operation per column). Once per chunk the rows are copied to the host and handed to the
+    writer, which encodes and writes them on its background thread. This relies on the engine contract that tensors returned by ``env.step`` and
     ``agent.act`` are never modified in place afterwards (``olearn check`` tests it).
     """
 
@@ -135,13 +180,10 @@ class Recorder:
         }
         for name, buf in zip(self._names, self._cols):
             col = buf[:n].T.cpu().numpy().reshape(-1)          # replicate-major, like t
-            if buf.dtype == torch.bool:
-                cols[name] = col
-            elif buf.dtype.is_floating_point:
-                cols[name] = col.astype(np.float64)
-            else:
-                cols[name] = col.astype(np.int64)
-        self.writer.write(pl.DataFrame(cols))
+            kind = bool if buf.dtype == torch.bool else (
+                np.float64 if buf.dtype.is_floating_point else np.int64)
+            cols[name] = col.astype(kind, copy=True)            # the buffer is reused
+        self.writer.submit(pl.DataFrame(cols))
         self.last_t = self._t[-1]
         self._t.clear()
 

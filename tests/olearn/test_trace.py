@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import polars as pl
 import pytest
@@ -27,6 +29,7 @@ def test_recorder_round_trip(tmp_path, settle):
         if rec.full:
             rec.flush()
     rec.flush()
+    w.close()
     assert sorted(p.name for p in (tmp_path / "trace" / "agent=x").iterdir()) == [
         "part-00000.parquet", "part-00001.parquet"]
     df = olearn.load(tmp_path).collect().sort("replicate", "t")
@@ -61,3 +64,16 @@ def test_truncate_drops_parts_after_checkpoint(tmp_path):
 def test_load_explains_a_missing_trace(tmp_path):
     with pytest.raises(OlearnError, match="no trace parts"):
         olearn.load(tmp_path)
+
+
+def test_background_writes_keep_order_and_report_failures(tmp_path):
+    w = TraceWriter(tmp_path / "a", in_flight=1)
+    for i in range(5):
+        w.submit(pl.DataFrame({"t": [i]}))
+    w.wait()
+    parts = sorted((tmp_path / "a").glob("part-*.parquet"))
+    assert [pl.read_parquet(p)["t"][0] for p in parts] == list(range(5))
+    shutil.rmtree(tmp_path / "a")
+    w.submit(pl.DataFrame({"t": [9]}))
+    with pytest.raises(FileNotFoundError):
+        w.close()
