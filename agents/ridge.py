@@ -69,6 +69,20 @@ class BatchedRidge:
     def _out(self, a: Any) -> Tensor:
         return torch.from_numpy(a) if self.host else a
 
+    # The three calls whose numpy and torch spellings differ (the torch ones avoid advanced
+    # indexing, whose per-call overhead dominates small rounds on a GPU).
+    def _rows(self, a: Any, idx: Any) -> Any:
+        return a.take(idx, axis=0) if self.host else a.index_select(0, idx)
+
+    def _set_rows(self, a: Any, idx: Any, v: Any) -> None:
+        if self.host:
+            a[idx] = v
+        else:
+            a.index_copy_(0, idx, v)
+
+    def _outer(self, u: Any, v: Any) -> Any:
+        return (np if self.host else torch).einsum("ri,rj->rij", u, v)
+
     @property
     def theta(self) -> Tensor:
         """Estimates ``θ_m``, (R, M, d); on a CPU a tensor view of the state."""
@@ -127,11 +141,12 @@ class BatchedRidge:
         idx = self._offsets + (model.numpy() if self.host else model)   # flat (replicate, model)
         x, y = self._x(x), self._x(y)
         a_flat, theta_flat = self._a_inv.reshape(r * m, d, d), self._theta.reshape(r * m, d)
-        a_inv = a_flat[idx]                                           # (R, d, d), a copy
+        a_inv = self._rows(a_flat, idx)                               # (R, d, d), a copy
         u = (a_inv @ x[:, :, None])[..., 0]                            # A⁻¹x
         v = u / (1.0 + (u * x).sum(-1))[:, None]                       # A⁻¹x / (1 + xᵀA⁻¹x)
-        a_inv -= u[:, :, None] * v[:, None, :]                         # Sherman–Morrison
-        a_flat[idx] = a_inv
+        a_inv -= self._outer(u, v)                                     # Sherman–Morrison
+        self._set_rows(a_flat, idx, a_inv)
         # recursive least squares: θ ← A⁻¹_new (b + y x) = θ + v (y − θᵀx)
-        theta = theta_flat[idx]
-        theta_flat[idx] = theta + v * (y - (theta * x).sum(-1))[:, None]
+        theta = self._rows(theta_flat, idx)
+        theta += v * (y - (theta * x).sum(-1))[:, None]
+        self._set_rows(theta_flat, idx, theta)
