@@ -20,10 +20,6 @@ def _host(v: Tensor) -> Any:
     return v.numpy() if v.device.type == "cpu" else v
 
 
-def _same(v: Tensor) -> Tensor:
-    return v
-
-
 class ContextualBanditVector(BatchedEnv):
     r"""Synthetic K-armed contextual bandit, the standard testbed of (neural) bandit papers.
 
@@ -142,15 +138,17 @@ class ContextualBanditVector(BatchedEnv):
 
     def step(self, action: Any) -> tuple[Tensor, Tensor, Tensor, Tensor, dict]:
         a = action if isinstance(action, Tensor) else self._as_action(action, torch.long)
-        j, rows = self._j, self._rows
-        host = isinstance(rows, np.ndarray)
-        out = torch.from_numpy if host else _same
-        a = (a.numpy() if host else a).reshape(-1)
+        j = self._j
+        if isinstance(self._rows, np.ndarray):
+            a = a.numpy().reshape(-1)
+            blocks = [torch.from_numpy(b[j][self._rows, a])    # bounds-checked indexing
+                      for b in (self._regret, self._mu, self._reward)]
+        else:                                                  # gather: no advanced indexing
+            a = a.reshape(-1, 1).long()
+            blocks = [b[j].gather(1, a).view(-1) for b in (self._regret, self._mu, self._reward)]
+        regret, mu, reward = blocks
         info = {"feedback": {},
-                "oracle": {"regret": out(self._regret[j][rows, a]),
-                           "expected_reward": out(self._mu[j][rows, a]),
-                           "best_arm": self._best_arm[j]}}
-        reward = out(self._reward[j][rows, a])
+                "oracle": {"regret": regret, "expected_reward": mu, "best_arm": self._best_arm[j]}}
         self._t += 1
         return self._observe(), reward, self._false, self._false, info
 
