@@ -121,6 +121,13 @@ def bench_olearn(horizon: int, replicates: int, device: str, threads: int,
         return rate, res.final_regret()["linucb"]
 
 
+def _median(results: list) -> tuple[float, float] | str:
+    """The run with the median rate (a peer that is missing reports a string every time)."""
+    if isinstance(results[0], str):
+        return results[0]
+    return sorted(results)[len(results) // 2]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="shorter horizons (rates stay comparable)")
@@ -128,22 +135,34 @@ def main() -> None:
     p.add_argument("--replicates", type=int, nargs="+", default=[256],
                    help="R of the batched runs (several: one pair of rows each)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads for olearn (0: default)")
+    p.add_argument("--repeat", type=int, default=3,
+                   help="interleaved repeats of every contender; the table shows the median rate")
     args = p.parse_args()
     t1 = 20_000 if args.quick else 100_000
     tr = 2_000 if args.quick else 10_000
     tm = 1_000 if args.quick else 5_000
     import torch
 
-    rows = [("numpy LinUCB (hand-written loop)", 1, t1, bench_numpy(t1)),
-            ("Vowpal Wabbit --cb_explore_adf --squarecb", 1, t1, bench_vw(t1)),
-            ("MABWiser LinUCB", 1, tm, bench_mabwiser(tm)),
-            ("olearn LinUCB", 1, t1, bench_olearn(t1, 1, args.device, args.threads)),
-            ("olearn LinUCB, 100 log-spaced records", 1, t1,
-             bench_olearn(t1, 1, args.device, args.threads, {"log": 100}))]
+    contenders = [
+        ("numpy LinUCB (hand-written loop)", 1, t1, lambda: bench_numpy(t1)),
+        ("Vowpal Wabbit --cb_explore_adf --squarecb", 1, t1, lambda: bench_vw(t1)),
+        ("MABWiser LinUCB", 1, tm, lambda: bench_mabwiser(tm)),
+        ("olearn LinUCB", 1, t1, lambda: bench_olearn(t1, 1, args.device, args.threads)),
+        ("olearn LinUCB, 100 log-spaced records", 1, t1,
+         lambda: bench_olearn(t1, 1, args.device, args.threads, {"log": 100}))]
     for r in args.replicates:
-        rows += [("olearn LinUCB", r, tr, bench_olearn(tr, r, args.device, args.threads)),
-                 ("olearn LinUCB, 100 log-spaced records", r, tr,
-                  bench_olearn(tr, r, args.device, args.threads, {"log": 100}))]
+        contenders += [
+            ("olearn LinUCB", r, tr, lambda r=r: bench_olearn(tr, r, args.device, args.threads)),
+            ("olearn LinUCB, 100 log-spaced records", r, tr,
+             lambda r=r: bench_olearn(tr, r, args.device, args.threads, {"log": 100}))]
+    # interleaved repeats: every contender sees the same spells of a noisy (shared) machine
+    results: list[list] = [[] for _ in contenders]
+    for _ in range(args.repeat):
+        for out, (*_, run) in zip(results, contenders):
+            out.append(run())
+    rows = [(name, r, t, _median(res)) for (name, r, t, _), res in zip(contenders, results)]
+    spread = {name + str(r): [round(x[0]) for x in res if isinstance(x, tuple)]
+              for (name, r, _, _), res in zip(contenders, results)}
     vw = rows[1][3][0] if isinstance(rows[1][3], tuple) else None
     mw = rows[2][3][0] if isinstance(rows[2][3], tuple) else None
     cpu = platform.processor() or platform.machine()
@@ -153,7 +172,8 @@ def main() -> None:
     except (OSError, StopIteration):
         pass
     dev = torch.cuda.get_device_name() if args.device.startswith("cuda") else cpu
-    print(f"# linear CB d={D} K={K}; machine: {cpu}; olearn device: {dev}; torch {torch.__version__}")
+    print(f"# linear CB d={D} K={K}; machine: {cpu}; olearn device: {dev}; torch {torch.__version__}; "
+          f"median of {args.repeat} interleaved repeats")
     print(f"| contender | R | T | replicate-rounds/s | × VW | × MABWiser | regret/replicate at T |")
     print("|---|---|---|---|---|---|---|")
     for name, r, t, res in rows:
@@ -164,6 +184,10 @@ def main() -> None:
         xv = f"{rate / vw:.2f}" if vw else "-"
         xm = f"{rate / mw:.1f}" if mw else "-"
         print(f"| {name} | {r} | {t} | {rate:,.0f} | {xv} | {xm} | {regret:.1f} |")
+    if args.repeat > 1:
+        print("\nevery repeat's rate, in run order:")
+        for key, rates in spread.items():
+            print(f"  {key}: {rates}")
 
 
 if __name__ == "__main__":

@@ -80,8 +80,9 @@ def run_loop(env: Any, agent: Any, state: LoopState, *, horizon: int, record_at:
     replicates = len(replicate_ids)
     space = env.single_action_space
     rec_idx = int(np.searchsorted(record_at, state.t, side="right"))
-    next_rec = int(record_at[rec_idx]) if rec_idx < len(record_at) else horizon + 1
-    recorder.last_t = int(record_at[rec_idx - 1]) if rec_idx else 0
+    points: list[int] = record_at.tolist()  # Python ints: cheaper to compare each round
+    next_rec = points[rec_idx] if rec_idx < len(points) else horizon + 1
+    recorder.last_t = points[rec_idx - 1] if rec_idx else 0
     last_flush = time.monotonic()
     start = time.monotonic() - state.seconds
     loss_based: bool | None = None
@@ -142,7 +143,7 @@ def run_loop(env: Any, agent: Any, state: LoopState, *, horizon: int, record_at:
             recorder.record(t, (regret, reward, state.cum_reward, *[oracle[k] for k in columns[0]],
                                 *[act_info[k] for k in columns[1]]))
             rec_idx += 1
-            next_rec = int(record_at[rec_idx]) if rec_idx < len(record_at) else horizon + 1
+            next_rec = points[rec_idx] if rec_idx < len(points) else horizon + 1
             if recorder.full:
                 flush()
         if t & 255 == 0:
