@@ -57,20 +57,36 @@ class BatchedRidge:
         self._a_inv = self._array(a_inv.to(device))
         self._theta = self._array(torch.zeros(r, m, d, dtype=torch.float64, device=device))
         self._offsets = self._array(torch.arange(r, device=device) * m)
+        self._last: tuple[Tensor, int, Any] | None = None
 
     def _array(self, t: Tensor) -> Any:
         """``t`` as the state's array kind: a numpy view on a CPU, the tensor itself elsewhere."""
         return t.numpy() if self.host else t
 
     def _x(self, t: Tensor) -> Any:
-        """Features as float64 arrays of the state's kind."""
-        return t.numpy().astype(np.float64) if self.host else t.to(torch.float64)
+        """Features as float64 arrays of the state's kind.
+
+        The last conversion is remembered (keyed by the tensor and its in-place version
+        counter): an agent that acts on a context and then learns from it converts it once.
+        """
+        key = (t, t._version)
+        if self._last is not None and key[0] is self._last[0] and key[1] == self._last[1]:
+            return self._last[2]
+        out = t.numpy().astype(np.float64) if self.host else t.to(torch.float64)
+        self._last = (*key, out)
+        return out
 
     def _out(self, a: Any) -> Tensor:
         return torch.from_numpy(a) if self.host else a
 
-    # The three calls whose numpy and torch spellings differ (the torch ones avoid advanced
-    # indexing, whose per-call overhead dominates small rounds on a GPU).
+    # The calls whose numpy and torch spellings differ: the torch ones avoid advanced indexing
+    # (its per-call overhead dominates small rounds on a GPU), the numpy ones call the ufuncs
+    # directly (``ndarray.sum`` and ``np.einsum`` add Python wrappers that cost more than the
+    # arithmetic at R = 1). Each pair computes bitwise the same numbers.
+    def _dot(self, a: Any, b: Any) -> Any:
+        """Σ over the last axis of ``a * b``."""
+        return np.add.reduce(a * b, -1) if self.host else (a * b).sum(-1)
+
     def _rows(self, a: Any, idx: Any) -> Any:
         return a.take(idx, axis=0) if self.host else a.index_select(0, idx)
 
@@ -81,6 +97,8 @@ class BatchedRidge:
             a.index_copy_(0, idx, v)
 
     def _outer(self, u: Any, v: Any) -> Any:
+        if self.host and len(u) < 64:
+            return u[:, :, None] * v[:, None, :]
         return (np if self.host else torch).einsum("ri,rj->rij", u, v)
 
     @property
@@ -99,7 +117,7 @@ class BatchedRidge:
             return (self._theta @ x[:, :, None])[..., 0]
         if m == 1:                                         # per-arm contexts, one shared model
             return (x @ self._theta[:, 0, :, None])[..., 0]
-        return (self._theta * x).sum(-1)
+        return self._dot(self._theta, x)
 
     def _width2(self, x: Any) -> Any:
         r, m, d = self.shape
@@ -107,7 +125,7 @@ class BatchedRidge:
             v = (self._a_inv.reshape(r, m * d, d) @ x[:, :, None]).reshape(r, m, d)
             w2 = (v @ x[:, :, None])[..., 0]
         elif m == 1:
-            w2 = ((x @ self._a_inv[:, 0]) * x).sum(-1)    # A⁻¹ is symmetric
+            w2 = self._dot(x @ self._a_inv[:, 0], x)       # A⁻¹ is symmetric
         else:
             w2 = (x[:, :, None, :] @ self._a_inv @ x[..., None])[..., 0, 0]
         return abs(w2)   # ≥ 0 but for rounding; abs is the cheapest guard in both libraries
@@ -143,10 +161,10 @@ class BatchedRidge:
         a_flat, theta_flat = self._a_inv.reshape(r * m, d, d), self._theta.reshape(r * m, d)
         a_inv = self._rows(a_flat, idx)                               # (R, d, d), a copy
         u = (a_inv @ x[:, :, None])[..., 0]                            # A⁻¹x
-        v = u / (1.0 + (u * x).sum(-1))[:, None]                       # A⁻¹x / (1 + xᵀA⁻¹x)
+        v = u / (1.0 + self._dot(u, x))[:, None]                       # A⁻¹x / (1 + xᵀA⁻¹x)
         a_inv -= self._outer(u, v)                                     # Sherman–Morrison
         self._set_rows(a_flat, idx, a_inv)
         # recursive least squares: θ ← A⁻¹_new (b + y x) = θ + v (y − θᵀx)
         theta = self._rows(theta_flat, idx)
-        theta += v * (y - (theta * x).sum(-1))[:, None]
+        theta += v * (y - self._dot(theta, x))[:, None]
         self._set_rows(theta_flat, idx, theta)

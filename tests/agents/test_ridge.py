@@ -64,3 +64,11 @@ def test_numpy_and_torch_state_agree(models, per_arm):
 def test_host_state_needs_a_cpu():
     with pytest.raises(ValueError, match="needs device='cpu'"):
         BatchedRidge(replicates=1, models=1, dim=2, reg=1.0, device=torch.device("meta"), host=True)
+
+
+def test_a_context_changed_in_place_is_converted_again():
+    ridge = BatchedRidge(replicates=1, models=2, dim=3, reg=1.0, device=CPU)
+    x = torch.ones(1, 3)
+    first = ridge.width2(x).clone()
+    x.mul_(2.0)
+    torch.testing.assert_close(ridge.width2(x), 4.0 * first)
