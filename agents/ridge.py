@@ -5,11 +5,12 @@ ridge model per arm (``M = K``, disjoint) or one model shared by all arms (``M =
 ``R`` replicates at once. Numerics in float64. Contexts come either shared, ``(R, d)``, or per
 arm, ``(R, K, d)``; a shared context is never expanded to ``K`` copies.
 
-The arithmetic is written with the operators numpy arrays and torch tensors share (``@``,
-broadcasting, ``a[rows, model]``, ``.sum``), so one implementation runs on both: on a CPU the
-state lives in numpy arrays, whose per-call cost at these sizes is a quarter of torch's (it is
-what makes one replicate fast); on a GPU it lives in torch tensors. Methods take and return
-torch tensors either way.
+The arithmetic is written with what numpy arrays and torch tensors share (``@``, broadcasting,
+slicing, ``reshape``) plus four one-line helpers where their spellings differ, so one
+implementation runs on both: on a CPU the state lives in numpy arrays, whose per-call cost at
+these sizes is a quarter of torch's (it is what makes one replicate fast); on a GPU it lives in
+torch tensors. Methods take and return torch tensors either way. ``θ_m`` is kept up to date by
+recursive least squares, from the same rank-one step as ``A_m⁻¹``.
 """
 
 from __future__ import annotations

@@ -112,8 +112,9 @@ class Recorder:
     A recorded round costs no tensor operation: the recorder keeps references to the round's
     tensors and stacks them into per-column device buffers every ``settle`` rounds (one
     operation per column). Once per chunk the rows are copied to the host and handed to the
-    writer, which encodes and writes them on its background thread. This relies on the engine contract that tensors returned by ``env.step`` and
-    ``agent.act`` are never modified in place afterwards (``olearn check`` tests it).
+    writer, which encodes and writes them on its background thread. This relies on the engine
+    contract that tensors returned by ``env.step`` and ``agent.act`` are never modified in
+    place afterwards (``olearn check`` tests it).
     """
 
     def __init__(self, writer: TraceWriter, replicate_ids: list[int], *, rows: int,
