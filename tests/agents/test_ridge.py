@@ -1,5 +1,7 @@
 """BatchedRidge: exact against a direct solve, and the numpy and torch state kinds agree."""
 
+import pickle
+
 import pytest
 import torch
 
@@ -61,9 +63,11 @@ def test_numpy_and_torch_state_agree(models, per_arm):
     torch.testing.assert_close(host.theta, dev.theta, rtol=1e-12, atol=1e-12)
 
 
-def test_host_state_needs_a_cpu():
+def test_host_state_needs_a_cpu_and_graphs_a_gpu():
     with pytest.raises(ValueError, match="needs device='cpu'"):
         BatchedRidge(replicates=1, models=1, dim=2, reg=1.0, device=torch.device("meta"), host=True)
+    with pytest.raises(ValueError, match="needs a CUDA device"):
+        BatchedRidge(replicates=1, models=1, dim=2, reg=1.0, device=CPU, graphs=True)
 
 
 def test_a_context_changed_in_place_is_converted_again():
@@ -72,3 +76,26 @@ def test_a_context_changed_in_place_is_converted_again():
     first = ridge.width2(x).clone()
     x.mul_(2.0)
     torch.testing.assert_close(ridge.width2(x), 4.0 * first)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize(("models", "per_arm"), [(4, False), (1, True), (4, True)])
+def test_cuda_graphs_give_the_same_numbers(models, per_arm):
+    cuda = torch.device("cuda")
+    kw = {"replicates": 3, "models": models, "dim": 5, "reg": 1.0, "device": cuda}
+    graphed, plain = BatchedRidge(graphs=True, **kw), BatchedRidge(graphs=False, **kw)
+    for x, a, y in _stream(3, 4, 5, 30, per_arm):
+        x, a, y = x.to(cuda), a.to(cuda), y.to(cuda)
+        xa = x[torch.arange(3, device=cuda), a] if per_arm else x
+        m = a if models > 1 else torch.zeros_like(a)
+        assert torch.equal(graphed.best(x, 1.0), plain.best(x, 1.0))
+        z = torch.rand(3, 4, device=cuda)
+        assert torch.equal(graphed.best(x, z), plain.best(x, z))
+        graphed.update(m, xa, y)
+        plain.update(m, xa, y)
+    torch.testing.assert_close(graphed.a_inv, plain.a_inv, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(graphed.theta, plain.theta, rtol=1e-12, atol=1e-12)
+    again = pickle.loads(pickle.dumps(graphed))   # graphs are dropped and captured again
+    again.update(m, xa, y)
+    plain.update(m, xa, y)
+    torch.testing.assert_close(again.a_inv, plain.a_inv, rtol=1e-12, atol=1e-12)
