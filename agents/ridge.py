@@ -15,13 +15,14 @@ recursive least squares, from the same rank-one step as ``A_m⁻¹``.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from olearn.cuda_graphs import Replay
+from olearn.cuda_graphs import CaptureError, Replay
 
 
 class BatchedRidge:
@@ -76,10 +77,16 @@ class BatchedRidge:
         state["_replays"], state["_last"] = {}, None   # graphs are captured again on demand
         return state
 
-    def _replay(self, key: Any, fn: Any) -> Replay:
+    def _replayed(self, key: Any, fn: Any, *inputs: Tensor) -> Tensor | None:
+        """``fn(*inputs)`` through a CUDA graph; ``None`` (graphs off from now on) if capture fails."""
         if key not in self._replays:
             self._replays[key] = Replay(fn, protect=(self._a_inv, self._theta))
-        return self._replays[key]
+        try:
+            return self._replays[key](*inputs)
+        except CaptureError as e:
+            warnings.warn(f"{e}; BatchedRidge runs without CUDA graphs", RuntimeWarning, stacklevel=3)
+            self.graphs, self._replays = False, {}
+            return None
 
     def _array(self, t: Tensor) -> Any:
         """``t`` as the state's array kind: a numpy view on a CPU, the tensor itself elsewhere."""
@@ -170,10 +177,13 @@ class BatchedRidge:
         if self.graphs:
             f64 = torch.float64
             if isinstance(scale, Tensor):
-                return self._replay("best", lambda x, s: self._bound_arrays(
-                    x.to(f64), s.to(f64)).argmax(1))(x, scale)
-            return self._replay(("best", scale), lambda x: self._bound_arrays(
-                x.to(f64), scale).argmax(1))(x)
+                out = self._replayed("best", lambda x, s: self._bound_arrays(
+                    x.to(f64), s.to(f64)).argmax(1), x, scale)
+            else:
+                out = self._replayed(("best", scale), lambda x: self._bound_arrays(
+                    x.to(f64), scale).argmax(1), x)
+            if out is not None:
+                return out
         return self._out(self._bound(x, scale).argmax(1))
 
     def _bound(self, x: Tensor, scale: float | Tensor) -> Any:
@@ -186,9 +196,11 @@ class BatchedRidge:
         """Add one observation per replicate: features ``x`` (R, d), target ``y`` (R,) to ``model`` (R,)."""
         if self.graphs:
             f64 = torch.float64
-            self._replay("update", lambda m, x, y: self._update(m, x.to(f64), y.to(f64)))(model, x, y)
-        else:
-            self._update(model, self._x(x), self._x(y))
+            fn = lambda m, x, y: self._update(m, x.to(f64), y.to(f64))   # noqa: E731
+            self._replayed("update", fn, model, x, y)
+            if self.graphs:
+                return
+        self._update(model, self._x(x), self._x(y))
 
     def _update(self, model: Any, x: Any, y: Any) -> None:
         r, m, d = self.shape

@@ -13,7 +13,11 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-__all__ = ["Replay"]
+__all__ = ["CaptureError", "Replay"]
+
+
+class CaptureError(RuntimeError):
+    """Capturing the graph failed; the protected state is as it was before."""
 
 
 class Replay:
@@ -54,17 +58,22 @@ class Replay:
     def _capture(self, inputs: Sequence[Tensor], key: list[tuple]) -> None:
         self._static = [x.clone() for x in inputs]
         saved = [t.clone() for t in self.protect]
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):  # warm-up outside the graph, as capturing requires
-            for _ in range(2):
-                self.fn(*self._static)
-        torch.cuda.current_stream().wait_stream(side)
-        for t, s in zip(self.protect, saved, strict=True):
-            t.copy_(s)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            self._out = self.fn(*self._static)
+        try:
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):  # warm-up outside the graph, as capturing requires
+                for _ in range(2):
+                    self.fn(*self._static)
+            torch.cuda.current_stream().wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                self._out = self.fn(*self._static)
+        except RuntimeError as e:
+            self._graph = None
+            raise CaptureError(f"cannot capture a CUDA graph: {e}") from e
+        finally:
+            for t, s in zip(self.protect, saved, strict=True):
+                t.copy_(s)
         self._graph, self._key = graph, key
 
     def __getstate__(self) -> dict:

@@ -99,3 +99,22 @@ def test_cuda_graphs_give_the_same_numbers(models, per_arm):
     again.update(m, xa, y)
     plain.update(m, xa, y)
     torch.testing.assert_close(again.a_inv, plain.a_inv, rtol=1e-12, atol=1e-12)
+
+
+def test_a_graph_that_cannot_be_captured_falls_back_to_plain_calls(monkeypatch):
+    from olearn import cuda_graphs
+
+    def refuse(self, inputs, key):
+        raise cuda_graphs.CaptureError("cannot capture a CUDA graph: not here")
+
+    monkeypatch.setattr(cuda_graphs.Replay, "_capture", refuse)
+    kw = {"replicates": 2, "models": 3, "dim": 4, "reg": 1.0, "device": CPU}
+    ridge, plain = BatchedRidge(**kw), BatchedRidge(**kw)
+    ridge.graphs = True  # as on a GPU whose driver refuses to capture
+    x, m, y = torch.randn(2, 4), torch.tensor([0, 2]), torch.randn(2)
+    with pytest.warns(RuntimeWarning, match="runs without CUDA graphs"):
+        ridge.update(m, x, y)
+    plain.update(m, x, y)
+    assert not ridge.graphs
+    assert torch.equal(ridge.best(x, 1.0), plain.best(x, 1.0))
+    torch.testing.assert_close(ridge.a_inv, plain.a_inv, rtol=0, atol=0)
