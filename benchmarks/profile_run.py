@@ -1,6 +1,6 @@
 """Where a run's time goes: cProfile of ``olearn.simulate`` on the linear CB benchmark problem.
 
-    python benchmarks/profile_run.py --replicates 256 --horizon 2000 [--device cuda] [--top 25]
+    python benchmarks/profile_run.py --replicates 256 --horizon 2000 [--device cuda] [--threads 2] [--top 25]
 
 Prints replicate-rounds/s and the functions with the most own time (per round, in µs), so a
 change to the engine can be aimed at what dominates on a given machine and R.
@@ -22,6 +22,7 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--agent", default="olearn/LinUCB-v0")
     p.add_argument("--every", type=int, default=1, help="record every this many rounds")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads (torch and kernels)")
     p.add_argument("--top", type=int, default=25)
     args = p.parse_args()
     import olearn
@@ -29,7 +30,7 @@ def main() -> None:
     def spec(horizon: int) -> olearn.RunSpec:
         return olearn.RunSpec.from_dict({
             "name": "profile", "horizon": horizon, "replicates": args.replicates,
-            "device": args.device, "record": {"every": args.every},
+            "device": args.device, "threads": args.threads, "record": {"every": args.every},
             "env": {"id": "olearn/ContextualBandit-v0", "kwargs": {"arms": 10, "dim": 20}},
             "agents": [{"label": "a", "id": args.agent}]})
 

@@ -195,9 +195,9 @@ def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | N
     meta["status"] = "running"
     _write_meta(out, meta)
     progress = _Progress(not quiet)
-    threads = torch.get_num_threads()
-    if spec.threads and device.type == "cpu":
-        torch.set_num_threads(spec.threads)  # small per-round ops: extra threads only add sync
+    cpu_threads = spec.threads if device.type == "cpu" else 0
+    # the kernels split replicates over threads; under 64 a thread's wake-up costs more
+    threads = _cpu_threads(cpu_threads, 1 if cpu_threads and len(spec.replicate_ids) < 64 else 0)
     try:
         for entry in spec.agents:
             if meta["agents"].get(entry.label, {}).get("status") == "complete":
@@ -212,12 +212,30 @@ def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | N
             (out / "error.log").write_text(traceback.format_exc())
         raise
     finally:
-        torch.set_num_threads(threads)
+        _cpu_threads(*threads)
     meta["status"] = "complete"
     meta["finished"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     _write_meta(out, meta)
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
     return RunResult(out, spec, meta)
+
+
+def _cpu_threads(torch_threads: int, kernel_threads: int | None = None) -> tuple[int, int]:
+    """Set the threads of torch and of the compiled kernels (0: leave as is); return the old.
+
+    With small per-round operations a second torch thread only adds synchronisation, hence a
+    default of 1; the compiled kernels split replicates over their threads, so the same
+    setting caps them. Results never depend on it (a spec's digest leaves it out).
+    """
+    import numba
+
+    old = torch.get_num_threads(), numba.get_num_threads()
+    if torch_threads:
+        torch.set_num_threads(torch_threads)
+        kernel_threads = kernel_threads or torch_threads
+    if kernel_threads:
+        numba.set_num_threads(min(kernel_threads, numba.config.NUMBA_NUM_THREADS))
+    return old
 
 
 def _run_agent(spec: RunSpec, entry: Any, out: Path, device: torch.device,

@@ -68,7 +68,7 @@ class RunSpec:
     device: str = "auto"
     delay: int = 0
     checkpoint_seconds: float = 60.0
-    threads: int = 1  # CPU threads for torch during the run; 0 keeps torch's default
+    threads: int = 1  # CPU threads for torch and the compiled kernels; 0 keeps the defaults
     record: RecordSpec = field(default_factory=RecordSpec)
 
     # ------------------------------------------------------------------ construction

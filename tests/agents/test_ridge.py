@@ -1,4 +1,4 @@
-"""BatchedRidge: exact against a direct solve, and the numpy and torch state kinds agree."""
+"""BatchedRidge: exact against a direct solve; the compiled CPU kernels and torch agree."""
 
 import pickle
 
@@ -49,7 +49,7 @@ def test_matches_a_direct_ridge_solve(models, per_arm):
 
 
 @pytest.mark.parametrize(("models", "per_arm"), [(4, False), (1, True), (4, True)])
-def test_numpy_and_torch_state_agree(models, per_arm):
+def test_kernels_and_torch_agree(models, per_arm):
     kw = {"replicates": 3, "models": models, "dim": 5, "reg": 1.0, "device": CPU}
     host, dev = BatchedRidge(host=True, **kw), BatchedRidge(host=False, **kw)
     for x, a, y in _stream(3, 4, 5, 30, per_arm):
@@ -61,6 +61,42 @@ def test_numpy_and_torch_state_agree(models, per_arm):
     assert isinstance(host._a_inv, type(host.theta.numpy())) and isinstance(dev._a_inv, torch.Tensor)
     torch.testing.assert_close(host.a_inv, dev.a_inv, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(host.theta, dev.theta, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(("models", "per_arm"), [(4, False), (1, True), (4, True)])
+def test_a_replicate_alone_and_in_a_batch_on_any_thread_count_give_the_same_bits(models, per_arm):
+    """Replicate re-runs and ``threads`` (not part of a spec's digest) must not move a trace."""
+    import numba
+
+    r, k, d = 40, 4, 7
+    kw = {"models": models, "dim": d, "reg": 0.5, "device": CPU}
+    batch, alone = BatchedRidge(replicates=r, **kw), BatchedRidge(replicates=1, **kw)
+    threads = numba.get_num_threads()
+    try:
+        for t, (x, a, y) in enumerate(_stream(r, k, d, 25, per_arm)):
+            numba.set_num_threads(1 + t % threads)
+            xa = x[torch.arange(r), a] if per_arm else x
+            m = a if models > 1 else torch.zeros_like(a)
+            for ridge, rows in ((batch, slice(None)), (alone, slice(r - 1, r))):
+                scores = ridge.bound(x[rows], 0.7), ridge.best(x[rows], 0.7)
+                ridge.update(m[rows], xa[rows], y[rows])
+                if ridge is batch:
+                    want = [s[-1:] for s in scores]
+            assert all(torch.equal(p, q) for p, q in zip(want, scores))
+    finally:
+        numba.set_num_threads(threads)
+    assert torch.equal(batch.a_inv[-1:], alone.a_inv) and torch.equal(batch.theta[-1:], alone.theta)
+
+
+def test_a_model_index_out_of_range_is_an_error():
+    ridge = BatchedRidge(replicates=2, models=3, dim=2, reg=1.0, device=CPU)
+    with pytest.raises(IndexError, match=r"2 indices in \[0, 3\), got \[0, 3\]"):
+        ridge.update(torch.tensor([0, 3]), torch.ones(2, 2), torch.ones(2))
+    with pytest.raises(ValueError, match=r"x must be \(R, d\) = \(2, 2\)"):
+        ridge.update(torch.tensor([0, 1]), torch.ones(2, 3), torch.ones(2))
+    with pytest.raises(ValueError, match="contexts must be"):
+        ridge.best(torch.ones(3, 2), 1.0)
+    assert torch.equal(ridge.a_inv, torch.eye(2, dtype=torch.float64).expand(2, 3, 2, 2))
 
 
 def test_host_state_needs_a_cpu_and_graphs_a_gpu():
@@ -108,7 +144,7 @@ def test_a_graph_that_cannot_be_captured_falls_back_to_plain_calls(monkeypatch):
         raise cuda_graphs.CaptureError("cannot capture a CUDA graph: not here")
 
     monkeypatch.setattr(cuda_graphs.Replay, "_capture", refuse)
-    kw = {"replicates": 2, "models": 3, "dim": 4, "reg": 1.0, "device": CPU}
+    kw = {"replicates": 2, "models": 3, "dim": 4, "reg": 1.0, "device": CPU, "host": False}
     ridge, plain = BatchedRidge(**kw), BatchedRidge(**kw)
     ridge.graphs = True  # as on a GPU whose driver refuses to capture
     x, m, y = torch.randn(2, 4), torch.tensor([0, 2]), torch.randn(2)
