@@ -23,8 +23,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from olearn.agents import ridge_kernels as kernels
 from olearn.cuda_graphs import CaptureError, Replay
+
+
+def _kernels() -> Any:
+    """The compiled CPU kernels, imported on first use (a GPU run never needs numba)."""
+    from olearn.agents import ridge_kernels
+
+    return ridge_kernels
 
 
 class BatchedRidge:
@@ -69,8 +75,8 @@ class BatchedRidge:
             msg = f"graphs=True replays CUDA graphs, which needs a CUDA device, not {device}"
             raise ValueError(msg)
         if self.host:
-            kernels.compiled(d)   # compile (or load) now, not in the first round
-            self._a_inv: Any = kernels.packed_identity(r, m, d, reg)      # (R, M, P) packed
+            _kernels().compiled(d)   # compile (or load) now, not in the first round
+            self._a_inv: Any = _kernels().packed_identity(r, m, d, reg)      # (R, M, P) packed
             self._theta: Any = np.zeros((r, m, d))
             self._ones = np.ones((r, 0))   # per-arm unit scales, sized on first use
         else:
@@ -119,7 +125,7 @@ class BatchedRidge:
     def a_inv(self) -> Tensor:
         """Inverse Gram matrices ``A_m⁻¹``, (R, M, d, d); on a CPU unpacked, a copy."""
         if self.host:
-            return torch.from_numpy(kernels.unpack(self._a_inv, self.shape[2]))
+            return torch.from_numpy(_kernels().unpack(self._a_inv, self.shape[2]))
         return self._a_inv
 
     # ---- host backend: one kernel call computes means, widths, scores and the argmax
@@ -138,7 +144,7 @@ class BatchedRidge:
                 self._ones = np.ones((r, k))
             c, s = float(scale), self._ones
         out = (np.empty((r, k)), np.empty((r, k)), np.empty((r, k)), np.empty(r, np.int64))
-        scores = kernels.compiled(self.shape[2])[0]
+        scores = _kernels().compiled(self.shape[2])[0]
         scores(self._a_inv, self._theta, xs, c, s, *out, widths)
         return out
 
@@ -212,7 +218,7 @@ class BatchedRidge:
                 msg = (f"BatchedRidge.update: x must be (R, d) = {self.shape[::2]} and y (R,), "
                        f"got {tuple(xs.shape)} and {tuple(y.shape)}")
                 raise ValueError(msg)
-            kernels.compiled(self.shape[2])[1](self._a_inv, self._theta, m, xs, ys)
+            _kernels().compiled(self.shape[2])[1](self._a_inv, self._theta, m, xs, ys)
             return
         if self.graphs:
             f64 = torch.float64

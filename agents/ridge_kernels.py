@@ -90,9 +90,9 @@ def compiled(dim: int) -> tuple[Callable[..., None], Callable[..., None]]:
 
     @numba.njit(cache=True, nogil=True, parallel=True)
     def update(ap, theta, model, x, y):
+        us = np.zeros((ap.shape[0], d))       # one allocation, not one per replicate
         for r in numba.prange(ap.shape[0]):
-            m = model[r]
-            u = np.zeros(d)                   # u = A⁻¹x from the upper triangle
+            m, u = model[r], us[r]            # u = A⁻¹x from the upper triangle
             q = 0
             for i in range(d):
                 t = 0.0

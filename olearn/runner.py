@@ -227,13 +227,14 @@ def _cpu_threads(torch_threads: int, kernel_threads: int | None = None) -> tuple
     default of 1; the compiled kernels split replicates over their threads, so the same
     setting caps them. Results never depend on it (a spec's digest leaves it out).
     """
-    import numba
-
-    old = torch.get_num_threads(), numba.get_num_threads()
+    old = torch.get_num_threads(), 0
     if torch_threads:
         torch.set_num_threads(torch_threads)
         kernel_threads = kernel_threads or torch_threads
-    if kernel_threads:
+    if kernel_threads:   # numba only where the kernels may run: a GPU run never imports it
+        import numba
+
+        old = old[0], numba.get_num_threads()
         numba.set_num_threads(min(kernel_threads, numba.config.NUMBA_NUM_THREADS))
     return old
 

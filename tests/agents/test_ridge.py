@@ -154,3 +154,17 @@ def test_a_graph_that_cannot_be_captured_falls_back_to_plain_calls(monkeypatch):
     assert not ridge.graphs
     assert torch.equal(ridge.best(x, 1.0), plain.best(x, 1.0))
     torch.testing.assert_close(ridge.a_inv, plain.a_inv, rtol=0, atol=0)
+
+
+def test_the_torch_backend_never_imports_numba():
+    """A GPU machine runs the torch backend; numba is needed only where the kernels run."""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch, olearn, olearn.agents.linear\n"
+            "from olearn.agents.ridge import BatchedRidge\n"
+            "r = BatchedRidge(replicates=2, models=3, dim=4, reg=1.0, device=torch.device('cpu'),"
+            " host=False)\n"
+            "r.update(torch.tensor([0, 2]), torch.ones(2, 4), torch.ones(2)); r.best(torch.ones(2, 4), 1.0)\n"
+            "assert 'numba' not in sys.modules, 'numba was imported'\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
