@@ -75,7 +75,7 @@ class BatchedRidge:
             msg = f"graphs=True replays CUDA graphs, which needs a CUDA device, not {device}"
             raise ValueError(msg)
         if self.host:
-            _kernels().compiled(d)   # compile (or load) now, not in the first round
+            _kernels().warm(d)   # compile (or load) now, not in the first round
             self._a_inv: Any = _kernels().packed_identity(r, m, d, reg)      # (R, M, P) packed
             self._theta: Any = np.zeros((r, m, d))
             self._ones = np.ones((r, 0))   # per-arm unit scales, sized on first use

@@ -8,6 +8,7 @@ a time, so their replicate-rounds/s equal rounds/s.
 
     python benchmarks/linear_cb.py                 # full sizes (several minutes)
     python benchmarks/linear_cb.py --quick         # smaller horizons, same rates
+    python benchmarks/linear_cb.py --threads 1 2   # the batched rows on one and on two threads
 
 Peers are optional (``pip install -e ".[benchmark]"``); a missing one is reported as such.
 """
@@ -134,7 +135,9 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--replicates", type=int, nargs="+", default=[256],
                    help="R of the batched runs (several: one pair of rows each)")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads for olearn (0: default)")
+    p.add_argument("--threads", type=int, nargs="+", default=[1],
+                   help="CPU threads of olearn (torch and its compiled kernels; several: rows "
+                        "for each at every R > 1; R = 1 uses the first)")
     p.add_argument("--repeat", type=int, default=3,
                    help="interleaved repeats of every contender; the table shows the median rate")
     args = p.parse_args()
@@ -147,14 +150,17 @@ def main() -> None:
         ("numpy LinUCB (hand-written loop)", 1, t1, lambda: bench_numpy(t1)),
         ("Vowpal Wabbit --cb_explore_adf --squarecb", 1, t1, lambda: bench_vw(t1)),
         ("MABWiser LinUCB", 1, tm, lambda: bench_mabwiser(tm)),
-        ("olearn LinUCB", 1, t1, lambda: bench_olearn(t1, 1, args.device, args.threads)),
+        ("olearn LinUCB", 1, t1, lambda: bench_olearn(t1, 1, args.device, args.threads[0])),
         ("olearn LinUCB, 100 log-spaced records", 1, t1,
-         lambda: bench_olearn(t1, 1, args.device, args.threads, {"log": 100}))]
+         lambda: bench_olearn(t1, 1, args.device, args.threads[0], {"log": 100}))]
     for r in args.replicates:
-        contenders += [
-            ("olearn LinUCB", r, tr, lambda r=r: bench_olearn(tr, r, args.device, args.threads)),
-            ("olearn LinUCB, 100 log-spaced records", r, tr,
-             lambda r=r: bench_olearn(tr, r, args.device, args.threads, {"log": 100}))]
+        for th in args.threads:
+            tag = f" ({th} threads)" if len(args.threads) > 1 else ""
+            contenders += [
+                ("olearn LinUCB" + tag, r, tr,
+                 lambda r=r, th=th: bench_olearn(tr, r, args.device, th)),
+                ("olearn LinUCB, 100 log-spaced records" + tag, r, tr,
+                 lambda r=r, th=th: bench_olearn(tr, r, args.device, th, {"log": 100}))]
     # interleaved repeats: every contender sees the same spells of a noisy (shared) machine
     results: list[list] = [[] for _ in contenders]
     for _ in range(args.repeat):
