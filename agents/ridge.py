@@ -5,11 +5,12 @@ ridge model per arm (``M = K``, disjoint) or one model shared by all arms (``M =
 ``R`` replicates at once. Numerics in float64. Contexts come either shared, ``(R, d)``, or per
 arm, ``(R, K, d)``; a shared context is never expanded to ``K`` copies.
 
-Two backends compute the same numbers. On a CPU the state is numpy arrays, ``A⁻¹`` stored
-packed, and a round is one call of a compiled kernel (:mod:`olearn.agents.ridge_kernels`):
-a CPU round is memory-bound and per-call overhead dominates one replicate, and the kernels
-address both. On a GPU the state is torch tensors, full ``A⁻¹``, and a round is a few dozen
-batched tensor operations, replayed as one CUDA graph. Methods take and return torch tensors
+Two backends compute the same quantities (equal up to rounding; tested to 1e-12). On a CPU
+the state is numpy arrays with ``A⁻¹`` stored packed, and a round is two calls of compiled
+kernels, one to score and one to learn (:mod:`olearn.agents.ridge_kernels`): a CPU round is
+memory-bound at many replicates and per-call overhead dominates one replicate, and the kernels
+address both. On a GPU the state is torch tensors with full ``A⁻¹``, and a round is a few dozen
+batched tensor operations, replayed as CUDA graphs. Methods take and return torch tensors
 either way. ``θ_m`` is kept up to date by recursive least squares, from the same rank-one step
 as ``A_m⁻¹``.
 """
