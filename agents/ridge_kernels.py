@@ -39,7 +39,7 @@ from collections.abc import Callable
 import numba
 import numpy as np
 
-__all__ = ["compiled", "pack", "packed_identity", "unpack", "warm"]
+__all__ = ["compiled", "packed_identity", "unpack", "warm"]
 
 
 @functools.cache
@@ -144,9 +144,3 @@ def unpack(ap: np.ndarray, dim: int) -> np.ndarray:
     out[..., rows, cols] = ap
     out[..., cols, rows] = ap
     return out
-
-
-def pack(a: np.ndarray) -> np.ndarray:
-    """Packed upper triangles (..., P) of symmetric matrices (..., d, d)."""
-    rows, cols = np.triu_indices(a.shape[-1])
-    return np.ascontiguousarray(a[..., rows, cols])
