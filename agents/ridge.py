@@ -27,6 +27,9 @@ from torch import Tensor
 from olearn.cuda_graphs import CaptureError, Replay
 
 
+_HOST_MAX_DIM = 4096   # ridge_kernels.MAX_DIM, without importing numba (a test keeps them equal)
+
+
 def _kernels() -> Any:
     """The compiled CPU kernels, imported on first use (a GPU run never needs numba)."""
     from olearn.agents import ridge_kernels
@@ -46,8 +49,8 @@ class BatchedRidge:
     device
         Where the state lives.
     host
-        Use the compiled CPU kernels on numpy state (default: on a CPU) rather than torch
-        operations on tensors.
+        Use the compiled CPU kernels on numpy state (default: on a CPU, for ``d`` up to
+        ``4096``) rather than torch operations on tensors.
     graphs
         On CUDA, run :meth:`update` and :meth:`best` as captured CUDA graphs (default: on
         for CUDA devices): one launch instead of a few dozen per call.
@@ -67,7 +70,9 @@ class BatchedRidge:
                  graphs: bool | None = None) -> None:
         r, m, d = replicates, models, dim
         self.shape = (r, m, d)
-        self.host = device.type == "cpu" if host is None else host
+        if host is None:
+            host = device.type == "cpu" and d <= _HOST_MAX_DIM
+        self.host = host
         if self.host and device.type != "cpu":
             msg = f"host=True keeps the state in numpy arrays, which needs device='cpu', not {device}"
             raise ValueError(msg)

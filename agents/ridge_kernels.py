@@ -35,11 +35,37 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import Any
 
 import numba
 import numpy as np
+from numba import types
+from numba import uint64 as U
+from numba.core import cgutils
+from numba.extending import intrinsic
 
-__all__ = ["compiled", "packed_identity", "unpack", "warm"]
+__all__ = ["MAX_DIM", "compiled", "packed_identity", "unpack", "warm"]
+
+
+MAX_DIM = 4096
+"""Largest ``d`` of the kernels: ``update`` keeps ``A⁻¹x`` (``d`` numbers) on the thread's stack."""
+
+
+@intrinsic
+def _stack_array(typingctx: Any, size: Any) -> Any:
+    """A float64 buffer of ``size`` (a compile-time constant) on the stack, as a raw pointer.
+
+    A stack buffer cannot alias an argument array, so the compiler vectorizes loops that read
+    one and write the other; with heap scratch it must assume they overlap.
+    """
+    if not isinstance(size, types.IntegerLiteral):
+        return None
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        return cgutils.alloca_once(builder, context.get_value_type(types.float64),
+                                   size=context.get_constant(types.intp, size.literal_value))
+
+    return types.CPointer(types.float64)(size), codegen
 
 
 @functools.cache
@@ -50,36 +76,43 @@ def compiled(dim: int) -> tuple[Callable[..., None], Callable[..., None]]:
     and arm ``k`` ``mean = θᵀx``, ``w2 = |xᵀA⁻¹x|`` (if ``widths``), ``score = mean +
     c·s[r, k]·√w2``, and ``best[r]``, the first arm of the top score.
     ``update(ap, theta, model, x, y)`` adds ``(x[r], y[r])`` to model ``model[r]``.
+
+    Indices are unsigned (``U``): with signed ones every access carries a negative-index
+    fix-up that keeps the compiler from vectorizing (2× on ``update``).
     """
-    d, n_p = dim, dim * (dim + 1) // 2
+    if not 1 <= dim <= MAX_DIM:
+        msg = f"the CPU ridge kernels take 1 <= d <= {MAX_DIM} features, got {dim}"
+        raise ValueError(msg)
+    d, n_p = U(dim), U(dim * (dim + 1) // 2)
 
     @numba.njit(cache=True, nogil=True, parallel=True, fastmath={"reassoc"})
     def scores(ap, theta, x, c, s, mean, w2, score, best, widths):
         arms, n_mod = mean.shape[1], ap.shape[1]
         per_arm = x.ndim == 3
-        z = np.empty((ap.shape[0], n_p))
+        zs = np.empty((ap.shape[0], n_p))
         for r in numba.prange(ap.shape[0]):
-            xr = x[r].reshape(-1)                     # (d,) or (K·d,): one code for both
+            xr, z = x[r].reshape(-1), zs[r]           # xr: (d,) or (K·d,), one code for both
             top, top_k = -np.inf, 0
             for k in range(arms):
-                o = k * d if per_arm else 0           # where arm k's context starts in xr
-                m = k if n_mod > 1 else 0
+                o = U(k) * d if per_arm else U(0)     # where arm k's context starts in xr
+                a, th = ap[r, k if n_mod > 1 else 0], theta[r, k if n_mod > 1 else 0]
                 mu = 0.0
                 for i in range(d):
-                    mu += theta[r, m, i] * xr[o + i]
+                    mu += th[i] * xr[o + i]
                 mean[r, k] = mu
                 v = mu
                 if widths:
                     if per_arm or k == 0:             # z = vech(x xᵀ), off-diagonals doubled
-                        q = 0
+                        q = U(0)
                         for i in range(d):
-                            z[r, q] = xr[o + i] * xr[o + i]
-                            for j in range(1, d - i):
-                                z[r, q + j] = 2.0 * xr[o + i] * xr[o + i + j]
+                            xi = xr[o + i]
+                            z[q] = xi * xi
+                            for j in range(U(1), d - i):
+                                z[q + j] = 2.0 * xi * xr[o + i + j]
                             q += d - i
                     w = 0.0
                     for q in range(n_p):              # xᵀA⁻¹x = Σ_q ap_q z_q
-                        w += ap[r, m, q] * z[r, q]
+                        w += a[q] * z[q]
                     w = abs(w)                        # ≥ 0 but for rounding
                     w2[r, k] = w
                     v = mu + c * s[r, k] * np.sqrt(w)
@@ -90,29 +123,35 @@ def compiled(dim: int) -> tuple[Callable[..., None], Callable[..., None]]:
 
     @numba.njit(cache=True, nogil=True, parallel=True)
     def update(ap, theta, model, x, y):
-        us = np.zeros((ap.shape[0], d))       # one allocation, not one per replicate
         for r in numba.prange(ap.shape[0]):
-            m, u = model[r], us[r]            # u = A⁻¹x from the upper triangle
-            q = 0
+            u = numba.carray(_stack_array(dim), dim)  # u = A⁻¹x from the upper triangle
+            a, th, xr = ap[r, model[r]], theta[r, model[r]], x[r]
             for i in range(d):
+                u[i] = 0.0
+            q = U(0)
+            for i in range(d):                        # u_j += a_ij x_i for j > i (by symmetry)
+                xi = xr[i]
+                for j in range(U(1), d - i):
+                    u[i + j] += a[q + j] * xi
+                q += d - i
+            q = U(0)
+            for i in range(d):                        # u_i += Σ_{j≥i} a_ij x_j
                 t = 0.0
-                for j in range(d - i):        # row i: u_i += Σ_{j≥i} a_ij x_j ...
-                    t += ap[r, m, q + j] * x[r, i + j]
-                for j in range(1, d - i):     # ... and, by symmetry, u_j += a_ij x_i
-                    u[i + j] += ap[r, m, q + j] * x[r, i]
+                for j in range(d - i):
+                    t += a[q + j] * xr[i + j]
                 u[i] += t
                 q += d - i
             sx, err = 0.0, y[r]
             for i in range(d):
-                sx += u[i] * x[r, i]
-                err -= theta[r, m, i] * x[r, i]
+                sx += u[i] * xr[i]
+                err -= th[i] * xr[i]
             inv = 1.0 / (1.0 + sx)
-            q = 0
+            q = U(0)
             for i in range(d):
-                vi = u[i] * inv               # v = A⁻¹x / (1 + xᵀA⁻¹x)
-                for j in range(d - i):        # Sherman–Morrison, A⁻¹ ← A⁻¹ − v uᵀ
-                    ap[r, m, q + j] -= vi * u[i + j]
-                theta[r, m, i] += vi * err    # recursive least squares
+                vi = u[i] * inv                       # v = A⁻¹x / (1 + xᵀA⁻¹x)
+                for j in range(d - i):                # Sherman–Morrison, A⁻¹ ← A⁻¹ − v uᵀ
+                    a[q + j] -= vi * u[i + j]
+                th[i] += vi * err                     # recursive least squares
                 q += d - i
 
     return scores, update

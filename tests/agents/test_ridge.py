@@ -106,6 +106,17 @@ def test_host_state_needs_a_cpu_and_graphs_a_gpu():
         BatchedRidge(replicates=1, models=1, dim=2, reg=1.0, device=CPU, graphs=True)
 
 
+def test_wide_features_go_to_the_torch_backend(monkeypatch):
+    from olearn.agents import ridge, ridge_kernels
+
+    assert ridge._HOST_MAX_DIM == ridge_kernels.MAX_DIM
+    with pytest.raises(ValueError, match="1 <= d <= 4096 features, got 4097"):
+        ridge_kernels.compiled(ridge_kernels.MAX_DIM + 1)
+    monkeypatch.setattr(ridge, "_HOST_MAX_DIM", 3)
+    assert not BatchedRidge(replicates=1, models=1, dim=4, reg=1.0, device=CPU).host
+    assert BatchedRidge(replicates=1, models=1, dim=3, reg=1.0, device=CPU).host
+
+
 def test_a_context_changed_in_place_is_converted_again():
     ridge = BatchedRidge(replicates=1, models=2, dim=3, reg=1.0, device=CPU)
     x = torch.ones(1, 3)
