@@ -1,8 +1,9 @@
 """Linear contextual bandit throughput: olearn LinUCB vs Vowpal Wabbit, MABWiser and numpy.
 
 d = 20 features, K = 10 arms, shared context, linear rewards with Gaussian noise. Every
-contender is fed round by round from Python. olearn runs through ``olearn.simulate`` (env,
-loop, regret and the Parquet trace) with R = 1 and with R = 256 replicates, recording every
+contender is fed round by round from Python, T = 100,000 rounds (``--quick``: shorter). olearn
+runs through ``olearn.simulate`` (env, loop, regret and the Parquet trace) with R = 1 and with
+R = 256 replicates, recording every
 round and, to show what recording costs, only 100 log-spaced rounds; peers run one replicate at
 a time, so their replicate-rounds/s equal rounds/s.
 
@@ -142,7 +143,7 @@ def main() -> None:
                    help="interleaved repeats of every contender; the table shows the median rate")
     args = p.parse_args()
     t1 = 20_000 if args.quick else 100_000
-    tr = 2_000 if args.quick else 10_000
+    tr = 2_000 if args.quick else 100_000
     tm = 1_000 if args.quick else 5_000
     import torch
 

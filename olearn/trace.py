@@ -180,10 +180,10 @@ class Recorder:
             "t": np.tile(np.asarray(self._t, dtype=np.int64), r),
         }
         for name, buf in zip(self._names, self._cols):
-            col = buf[:n].T.cpu().numpy().reshape(-1)          # replicate-major, like t
             kind = bool if buf.dtype == torch.bool else (
                 np.float64 if buf.dtype.is_floating_point else np.int64)
-            cols[name] = col.astype(kind, copy=True)            # the buffer is reused
+            # replicate-major, like t; one copy, as the buffer is reused
+            cols[name] = np.array(buf[:n].T.cpu().numpy(), dtype=kind, order="C").reshape(-1)
         self.writer.submit(pl.DataFrame(cols))
         self.last_t = self._t[-1]
         self._t.clear()
