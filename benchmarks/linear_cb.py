@@ -3,9 +3,9 @@
 d = 20 features, K = 10 arms, shared context, linear rewards with Gaussian noise. Every
 contender is fed round by round from Python, T = 100,000 rounds (``--quick``: shorter). olearn
 runs through ``olearn.simulate`` (env, loop, regret and the Parquet trace) with R = 1 and with
-R = 256 replicates, recording every
-round and, to show what recording costs, only 100 log-spaced rounds; peers run one replicate at
-a time, so their replicate-rounds/s equal rounds/s.
+R = 256 replicates, recording every round and, to show what recording costs, only 100
+log-spaced rounds; peers run one replicate at a time, so their replicate-rounds/s equal
+rounds/s.
 
     python benchmarks/linear_cb.py                 # full sizes (several minutes)
     python benchmarks/linear_cb.py --quick         # smaller horizons, same rates
