@@ -78,7 +78,8 @@ def compiled(dim: int) -> tuple[Callable[..., None], Callable[..., None]]:
     ``update(ap, theta, model, x, y)`` adds ``(x[r], y[r])`` to model ``model[r]``.
 
     Indices are unsigned (``U``): with signed ones every access carries a negative-index
-    fix-up that keeps the compiler from vectorizing (2× on ``update``).
+    fix-up that keeps the compiler from vectorizing. With ``A⁻¹x`` in a stack buffer as well,
+    ``update`` is 1.3–1.7× faster than with signed indices and heap scratch.
     """
     if not 1 <= dim <= MAX_DIM:
         msg = f"the CPU ridge kernels take 1 <= d <= {MAX_DIM} features, got {dim}"
@@ -95,7 +96,8 @@ def compiled(dim: int) -> tuple[Callable[..., None], Callable[..., None]]:
             top, top_k = -np.inf, 0
             for k in range(arms):
                 o = U(k) * d if per_arm else U(0)     # where arm k's context starts in xr
-                a, th = ap[r, k if n_mod > 1 else 0], theta[r, k if n_mod > 1 else 0]
+                m = k if n_mod > 1 else 0
+                a, th = ap[r, m], theta[r, m]
                 mu = 0.0
                 for i in range(d):
                     mu += th[i] * xr[o + i]
