@@ -7,7 +7,7 @@ R = 256 replicates, recording every round and, to show what recording costs, onl
 log-spaced rounds; peers run one replicate at a time, so their replicate-rounds/s equal
 rounds/s.
 
-    python benchmarks/linear_cb.py                 # full sizes (several minutes)
+    python benchmarks/linear_cb.py                 # full sizes (~10 min on 2 cores; 17 with --threads 1 2)
     python benchmarks/linear_cb.py --quick         # smaller horizons, same rates
     python benchmarks/linear_cb.py --threads 1 2   # the batched rows on one and on two threads
 
