@@ -9,7 +9,6 @@ import torch
 from gymnasium import spaces
 from torch import Tensor
 
-from olearn.ahead import Ahead
 from olearn.envs.base import BatchedEnv, single_view
 from olearn.seeding import BlockStream, draw
 
@@ -104,30 +103,22 @@ class ContextualBanditVector(BatchedEnv):
             return torch.cos(3.0 * u)
         return u
 
-    def _prepare(self, block: int) -> tuple:
-        """Block ``block`` of rounds: contexts, observations, and per arm the expected reward,
-        regret and realized reward, (B, R, K) (numpy on a CPU); the best arms, (B, R)."""
-        start = block * self._contexts.block
-        raw, _ = self._contexts.block_of(start)
-        x = raw / raw.norm(dim=-1, keepdim=True)                       # (B, R, [K,] d)
-        if self.per_arm:
-            u = torch.einsum("brkd,rd->brk", x, self._theta)
-        else:
-            u = torch.einsum("rkd,brd->brk", self._theta, x)
-        mu = self._h(u)                                                # (B, R, K)
-        best = mu.max(dim=2, keepdim=True)
-        noise, _ = self._noise.block_of(start)
-        reward = (mu + self.noise * noise.unsqueeze(-1)).to(self.dtype)
-        # per round, the pulled arms' entries are one (bounds-checked) index per block
-        return (x.to(self.dtype), _host(mu), _host(best.values - mu), _host(reward),
-                best.indices.squeeze(-1))
-
     def _observe(self) -> Tensor:
-        block, j = divmod(self._t, self._contexts.block)
-        if block != self._block:   # a new block: on a CPU prepared while the last was played
-            self._block = block
-            prepared = self._ahead(block) if self._ahead is not None else self._prepare(block)
-            self._x, self._mu, self._regret, self._reward, self._best_arm = prepared
+        raw, j = self._contexts.block_of(self._t)
+        if raw is not self._raw:  # a new block: normalize, score every arm, add the noise
+            x = raw / raw.norm(dim=-1, keepdim=True)                   # (B, R, [K,] d)
+            if self.per_arm:
+                u = torch.einsum("brkd,rd->brk", x, self._theta)
+            else:
+                u = torch.einsum("rkd,brd->brk", self._theta, x)
+            mu = self._h(u)                                            # (B, R, K)
+            best = mu.max(dim=2, keepdim=True)
+            noise, _ = self._noise.block_of(self._t)
+            # per round, the pulled arms' entries are one (bounds-checked) index per block
+            self._raw, self._x = raw, x.to(self.dtype)
+            self._mu, self._regret = _host(mu), _host(best.values - mu)
+            self._reward = _host((mu + self.noise * noise.unsqueeze(-1)).to(self.dtype))
+            self._best_arm = best.indices.squeeze(-1)
         self._j = j
         return self._x[j]
 
@@ -140,10 +131,7 @@ class ContextualBanditVector(BatchedEnv):
         # the noise stream shares the context stream's block length, so both turn over together
         self._noise = BlockStream(seeds, "noise", (), device=self.device,
                                   block=self._contexts.block)
-        self._t, self._block = 0, -1
-        if getattr(self, "_ahead", None) is not None:
-            self._ahead.close()
-        self._ahead = Ahead(self._prepare) if self.device.type == "cpu" else None
+        self._t, self._raw = 0, None
         self._rows = _host(torch.arange(self.num_envs, device=self.device))
         self._false = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
         return self._observe(), {}

@@ -201,11 +201,8 @@ class BlockStream:
         for r, s in enumerate(derive_many(self.seeds, self.name, index)):
             g.manual_seed(s)
             fn((self.block, *self.shape), generator=g, dtype=dtype, out=buf[r])
-        # (R, block, ...) -> (block, R, ...), contiguous: a round's draw is one index away and
-        # is contiguous memory, as are whole-block transforms downstream
-        cache = torch.empty((self.block, len(self.seeds), *self.shape), dtype=self.dtype,
-                            device=self.device)
-        self._cache = cache.copy_(buf.transpose(0, 1))
+        # (R, block, ...) -> (block, R, ...): each round's draw is one index away
+        self._cache = buf.to(device=self.device, dtype=self.dtype).transpose(0, 1)
         self._index = index
 
     def __call__(self, i: int) -> Tensor:
