@@ -22,6 +22,11 @@ from olearn.errors import OlearnError
 
 __all__ = ["TraceWriter", "Recorder", "load", "schedule"]
 
+ZSTD_LEVEL = 1
+"""zstd level of the trace parts. On a LinUCB trace part (256 replicates × 1024 rounds) level 1
+costs 35 µs of CPU a round against 60–80 µs for polars' default (3), for files 13% larger;
+the writer shares the cores with the simulation, so its CPU is the simulation's."""
+
 def schedule(horizon: int, *, every: int | None = None, log: int | None = None) -> np.ndarray:
     """The rounds to record: every ``every``-th round, or ``log`` log-spaced rounds; T always.
 
@@ -69,7 +74,7 @@ class TraceWriter:
     @staticmethod
     def _write(frame: pl.DataFrame, path: Path) -> None:
         tmp = path.with_name(path.name + ".tmp")
-        frame.write_parquet(tmp, statistics=True)
+        frame.write_parquet(tmp, compression="zstd", compression_level=ZSTD_LEVEL, statistics=True)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
