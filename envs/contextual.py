@@ -111,11 +111,12 @@ class ContextualBanditVector(BatchedEnv):
                 u = torch.einsum("brkd,rd->brk", x, self._theta)
             else:
                 u = torch.einsum("rkd,brd->brk", self._theta, x)
-            mu = self._h(u)                                            # (B, R, K)
+            # round-major blocks: a round's rows are contiguous, not one per replicate's page
+            mu = self._h(u.contiguous())                               # (B, R, K)
             best = mu.max(dim=2, keepdim=True)
             noise, _ = self._noise.block_of(self._t)
             # per round, the pulled arms' entries are one (bounds-checked) index per block
-            self._raw, self._x = raw, x.to(self.dtype)
+            self._raw, self._x = raw, x.to(self.dtype, memory_format=torch.contiguous_format)
             self._mu, self._regret = _host(mu), _host(best.values - mu)
             self._reward = _host((mu + self.noise * noise.unsqueeze(-1)).to(self.dtype))
             self._best_arm = best.indices.squeeze(-1)
