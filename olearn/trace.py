@@ -27,6 +27,7 @@ ZSTD_LEVEL = 1
 costs 35 µs of CPU a round against 60–80 µs for polars' default (3), for files 13% larger;
 the writer shares the cores with the simulation, so its CPU is the simulation's."""
 
+
 def schedule(horizon: int, *, every: int | None = None, log: int | None = None) -> np.ndarray:
     """The rounds to record: every ``every``-th round, or ``log`` log-spaced rounds; T always.
 

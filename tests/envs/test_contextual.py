@@ -27,6 +27,16 @@ def test_numpy_and_torch_paths_agree(monkeypatch, per_arm, reward):
     assert all(torch.equal(a, b) for a, b in zip(host, device, strict=True))
 
 
+@pytest.mark.parametrize("per_arm", [False, True])
+def test_a_rounds_observation_is_contiguous(per_arm):
+    """Blocks are round-major: a round's contexts are one slice, not a row per replicate."""
+    env = mod.ContextualBanditVector(4, arms=3, dim=5, per_arm=per_arm)
+    obs, _ = env.reset(seed=0)
+    for _ in range(3):
+        assert obs.is_contiguous()
+        obs, *_ = env.step(torch.zeros(4, dtype=torch.long))
+
+
 def test_an_arm_out_of_range_is_an_agent_error():
     class Late:
         vectorized = True
