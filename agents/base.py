@@ -10,6 +10,8 @@ import gymnasium as gym
 import torch
 from torch import Tensor
 
+from olearn.validation import check_choice
+
 __all__ = ["BatchedAgent", "check_choice", "check_number", "check_positive", "sample_categorical"]
 
 
@@ -82,13 +84,6 @@ def check_positive(**values: float | None) -> None:
                                   and math.isfinite(v) and v > 0):
             msg = f"{name} must be a positive finite number, got {v!r}"
             raise ValueError(msg)
-
-
-def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
-    """``value`` must be one of ``allowed``."""
-    if value not in allowed:
-        msg = f"{name} must be one of {allowed}, got {value!r}"
-        raise ValueError(msg)
 
 
 def discrete_arms(cls_name: str, action_space: gym.Space) -> int:

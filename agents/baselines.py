@@ -12,6 +12,7 @@ from torch import Tensor
 from olearn.agents.base import BatchedAgent, check_number, discrete_arms
 from olearn.agents.linear import _LinearAgent
 from olearn.seeding import BlockStream
+from olearn.validation import check_choice
 
 
 class Uniform(BatchedAgent):
@@ -81,9 +82,7 @@ class EpsilonGreedy(_LinearAgent):
                  reg: float = 1.0, model: Literal["auto", "disjoint", "shared"] = "auto") -> None:
         super().__init__(observation_space, action_space, reg=reg, model=model)
         check_number("epsilon", epsilon, low=0.0, high=1.0 if schedule == "constant" else float("inf"))
-        if schedule not in ("constant", "inverse_sqrt"):
-            msg = f"schedule must be 'constant' or 'inverse_sqrt', got {schedule!r}"
-            raise ValueError(msg)
+        check_choice("schedule", schedule, ("constant", "inverse_sqrt"))
         self.epsilon = epsilon
         self.schedule = schedule
 

@@ -29,6 +29,8 @@ import torch
 from gymnasium import spaces
 from torch import Tensor
 
+from olearn.validation import check_choice
+
 __all__ = ["BallSpace", "Domain", "SimplexSpace", "ball_quadratic_min", "domain_of",
            "project_simplex"]
 
@@ -111,9 +113,7 @@ class Domain:
 
     def __init__(self, kind: Literal["ball", "simplex", "box"], *, dim: int,
                  radius: float = 1.0, low: Any = -1.0, high: Any = 1.0) -> None:
-        if kind not in ("ball", "simplex", "box"):
-            msg = f"domain kind must be 'ball', 'simplex' or 'box', got {kind!r}"
-            raise ValueError(msg)
+        check_choice("domain kind", kind, ("ball", "simplex", "box"))
         if not (isinstance(dim, int) and dim >= 1):
             msg = f"dim must be a positive integer, got {dim!r}"
             raise ValueError(msg)

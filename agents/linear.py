@@ -13,6 +13,7 @@ from olearn.agents.base import BatchedAgent, check_number, context_shape, discre
 from olearn.agents.ridge import BatchedRidge
 from olearn.seeding import BlockStream
 from olearn.types import Step
+from olearn.validation import check_choice
 
 
 class _LinearAgent(BatchedAgent):
@@ -25,9 +26,7 @@ class _LinearAgent(BatchedAgent):
         self.arms = discrete_arms(name, action_space)
         self.per_arm, self.dim = context_shape(name, observation_space, self.arms)
         check_number("reg", reg, low=0.0, strict=True)
-        if model not in ("auto", "disjoint", "shared"):
-            msg = f"model must be 'auto', 'disjoint' or 'shared', got {model!r}"
-            raise ValueError(msg)
+        check_choice("model", model, ("auto", "disjoint", "shared"))
         if model == "shared" and not self.per_arm:
             msg = "model='shared' needs per-arm contexts of shape (K, d); use 'disjoint'"
             raise ValueError(msg)

@@ -36,6 +36,7 @@ from torch import Tensor
 from olearn.agents.base import BatchedAgent
 from olearn.agents.domains import domain_of
 from olearn.types import Step
+from olearn.validation import check_choice
 
 __all__ = ["AdaptiveOOMD", "Constant", "Hint", "InvLambdaT", "InvSqrt", "LastGradient",
            "MeanGradient", "OCOAgent", "SachsFTRL", "Schedule", "ZeroHint", "make_hint"]
@@ -88,9 +89,7 @@ def make_hint(name: str) -> Hint:
     """A hint by name: ``"last_gradient"``, ``"zero"`` or ``"mean_gradient"``."""
     table: dict[str, Callable[[], Hint]] = {"last_gradient": LastGradient, "zero": ZeroHint,
                                              "mean_gradient": MeanGradient}
-    if name not in table:
-        msg = f"hint must be one of {HINTS}, got {name!r}"
-        raise ValueError(msg)
+    check_choice("hint", name, HINTS)
     return table[name]()
 
 

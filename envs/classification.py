@@ -12,6 +12,7 @@ from torch import Tensor
 from olearn.envs.base import BatchedEnv, single_view
 from olearn.envs.datasets import load_dataset
 from olearn.seeding import derive
+from olearn.validation import check_choice
 
 
 class ClassificationBanditVector(BatchedEnv):
@@ -78,9 +79,7 @@ class ClassificationBanditVector(BatchedEnv):
                  cache_dir: str | None = None, device: str | torch.device = "cpu",
                  dtype: str | torch.dtype = "float32") -> None:
         super().__init__(num_envs, device=device, dtype=dtype)
-        if encoding not in ("shared", "disjoint"):
-            msg = f"encoding must be 'shared' or 'disjoint', got {encoding!r}"
-            raise ValueError(msg)
+        check_choice("encoding", encoding, ("shared", "disjoint"))
         if max_rows is not None and not (isinstance(max_rows, int) and max_rows >= 2):
             msg = f"max_rows must be None or an integer >= 2, got {max_rows!r}"
             raise ValueError(msg)

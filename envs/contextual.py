@@ -11,6 +11,7 @@ from torch import Tensor
 
 from olearn.envs.base import BatchedEnv, single_view
 from olearn.seeding import BlockStream, draw
+from olearn.validation import check_choice
 
 REWARDS = ("linear", "quadratic", "cosine")
 
@@ -83,9 +84,7 @@ class ContextualBanditVector(BatchedEnv):
         if not (isinstance(dim, int) and dim >= 1):
             msg = f"dim must be a positive integer, got {dim!r}"
             raise ValueError(msg)
-        if reward not in REWARDS:
-            msg = f"reward must be one of {REWARDS}, got {reward!r}"
-            raise ValueError(msg)
+        check_choice("reward", reward, REWARDS)
         if not (isinstance(noise, (int, float)) and noise >= 0 and np.isfinite(noise)):
             msg = f"noise must be a finite number >= 0, got {noise!r}"
             raise ValueError(msg)

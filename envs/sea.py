@@ -14,6 +14,7 @@ from olearn.agents.domains import Domain
 from olearn.envs.base import BatchedEnv, single_view
 from olearn.envs.sea_losses import FAMILIES, make_family
 from olearn.seeding import BlockStream, draw
+from olearn.validation import check_choice
 
 REGIMES = ("iid", "adversarial", "corrupted", "rom", "drift")
 
@@ -115,15 +116,9 @@ class SEAVector(BatchedEnv):
         if not (isinstance(dim, int) and dim >= 1):
             msg = f"dim must be a positive integer, got {dim!r}"
             raise ValueError(msg)
-        if domain not in ("ball", "simplex"):
-            msg = f"domain must be 'ball' or 'simplex', got {domain!r}"
-            raise ValueError(msg)
-        if loss not in FAMILIES:
-            msg = f"loss must be one of {FAMILIES}, got {loss!r}"
-            raise ValueError(msg)
-        if regime not in REGIMES:
-            msg = f"regime must be one of {REGIMES}, got {regime!r}"
-            raise ValueError(msg)
+        check_choice("domain", domain, ("ball", "simplex"))
+        check_choice("loss", loss, FAMILIES)
+        check_choice("regime", regime, REGIMES)
         for name, v in (("radius", radius), ("scale", scale)):
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 msg = f"{name} must be a positive finite number, got {v!r}"
@@ -144,12 +139,8 @@ class SEAVector(BatchedEnv):
         if not (isinstance(items, int) and items >= 1):
             msg = f"items must be a positive integer, got {items!r}"
             raise ValueError(msg)
-        if noise not in ("gaussian", "uniform"):
-            msg = f"noise must be 'gaussian' or 'uniform', got {noise!r}"
-            raise ValueError(msg)
-        if passes not in ("single", "multi"):
-            msg = f"passes must be 'single' or 'multi', got {passes!r}"
-            raise ValueError(msg)
+        check_choice("noise", noise, ("gaussian", "uniform"))
+        check_choice("passes", passes, ("single", "multi"))
         if regime == "drift" and dim < 2:
             msg = "regime='drift' rotates the centre in a plane and needs dim >= 2"
             raise ValueError(msg)

@@ -31,6 +31,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from olearn.validation import check_choice
+
 __all__ = ["BlockStream", "derive", "derive_many", "generators", "replicate_seeds"]
 
 _BLOCK_ELEMENTS = 2**14  # numbers per replicate per block (before the round-count cap)
@@ -173,12 +175,8 @@ class BlockStream:
         block: int | None = None,
         precision: Literal["float32", "float64"] = "float32",
     ) -> None:
-        if kind not in ("normal", "uniform"):
-            msg = f"kind must be 'normal' or 'uniform', got {kind!r}"
-            raise ValueError(msg)
-        if precision not in ("float32", "float64"):
-            msg = f"precision must be 'float32' or 'float64', got {precision!r}"
-            raise ValueError(msg)
+        check_choice("kind", kind, ("normal", "uniform"))
+        check_choice("precision", precision, ("float32", "float64"))
         self.precision = precision
         self.seeds = [int(s) for s in seeds]
         self.name = name
