@@ -183,6 +183,7 @@ def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | N
     device = resolve_device(spec.device)
     out = Path(out) if out is not None else default_out(spec)
     meta = _prepare_out(spec, out, force=force, resume=resume)
+    fresh = None if meta is not None else out.exists()   # a new run: did `out` exist already?
     out.mkdir(parents=True, exist_ok=True)
     if meta is None:
         meta = {"name": spec.name, "digest": spec.digest(), "status": "running",
@@ -205,6 +206,9 @@ def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | N
             meta["agents"][entry.label] = _run_agent(spec, entry, out, device, progress)
             _write_meta(out, meta)
     except BaseException as e:
+        if fresh is not None and isinstance(e, SpecError) and not (out / "trace").exists():
+            _discard(out, existed=fresh)   # bad input before any round: leave nothing behind
+            raise
         meta["status"] = "failed"
         meta["error"] = f"{type(e).__name__}: {e}"
         _write_meta(out, meta)
@@ -218,6 +222,14 @@ def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | N
     _write_meta(out, meta)
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
     return RunResult(out, spec, meta)
+
+
+def _discard(out: Path, *, existed: bool) -> None:
+    """Remove what a run that failed on bad input wrote (the directory too, if it made it)."""
+    for name in ("spec.toml", "meta.json"):
+        (out / name).unlink(missing_ok=True)
+    if not existed and not any(out.iterdir()):
+        out.rmdir()
 
 
 def _cpu_threads(torch_threads: int, kernel_threads: int | None = None) -> tuple[int, int]:

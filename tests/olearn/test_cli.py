@@ -69,6 +69,14 @@ def test_bad_input_is_one_line_exit_2(spec, args, message):
     lines = res.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], res.output
     assert "Traceback" not in res.output
+    assert not Path("o").exists()   # nothing left behind: the corrected spec runs without --force
+
+
+def test_bad_input_keeps_an_empty_directory_the_user_made(spec):
+    Path("o").mkdir()
+    res = run("simulate", spec, "--out", "o", "-q", "--set", "env.kwargs.reward='cubic'")
+    assert res.exit_code == 2 and "reward must be 'linear', 'quadratic' or 'cosine'" in res.output
+    assert Path("o").is_dir() and not any(Path("o").iterdir())
 
 
 def test_malformed_toml_and_missing_file(tmp_path):
