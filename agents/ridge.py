@@ -214,17 +214,18 @@ class BatchedRidge:
     def update(self, model: Tensor, x: Tensor, y: Tensor) -> None:
         """Add one observation per replicate: features ``x`` (R, d), target ``y`` (R,) to ``model`` (R,)."""
         if self.host:
-            m = model.numpy().astype(np.int64)
-            if len(m) != self.shape[0] or m.min() < 0 or m.max() >= self.shape[1]:
-                msg = (f"BatchedRidge.update: model must hold {self.shape[0]} indices in "
-                       f"[0, {self.shape[1]}), got {model.tolist()}")
-                raise IndexError(msg)
+            m = model.numpy().astype(np.int64, copy=False)
             xs, ys = self._x(x), y.numpy().astype(np.float64).reshape(-1)
             if xs.shape != (self.shape[0], self.shape[2]) or ys.shape != (self.shape[0],):
                 msg = (f"BatchedRidge.update: x must be (R, d) = {self.shape[::2]} and y (R,), "
                        f"got {tuple(xs.shape)} and {tuple(y.shape)}")
                 raise ValueError(msg)
-            _kernels().compiled(self.shape[2])[1](self._a_inv, self._theta, m, xs, ys)
+            # the kernel checks the indices (it has no bounds checks) before it changes anything
+            if m.shape != (self.shape[0],) or _kernels().compiled(self.shape[2])[1](
+                    self._a_inv, self._theta, m, xs, ys) >= 0:
+                msg = (f"BatchedRidge.update: model must hold {self.shape[0]} indices in "
+                       f"[0, {self.shape[1]}), got {model.tolist()}")
+                raise IndexError(msg)
             return
         if self.graphs:
             f64 = torch.float64

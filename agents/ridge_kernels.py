@@ -75,7 +75,8 @@ def compiled(dim: int) -> tuple[Callable[..., None], Callable[..., None]]:
     ``scores(ap, theta, x, c, s, mean, w2, score, best, widths)`` writes per replicate ``r``
     and arm ``k`` ``mean = θᵀx``, ``w2 = |xᵀA⁻¹x|`` (if ``widths``), ``score = mean +
     c·s[r, k]·√w2``, and ``best[r]``, the first arm of the top score.
-    ``update(ap, theta, model, x, y)`` adds ``(x[r], y[r])`` to model ``model[r]``.
+    ``update(ap, theta, model, x, y)`` adds ``(x[r], y[r])`` to model ``model[r]`` and returns
+    -1; or, with a ``model[r]`` outside ``[0, M)``, changes nothing and returns that ``r``.
 
     Indices are unsigned (``U``): with signed ones every access carries a negative-index
     fix-up that keeps the compiler from vectorizing. With ``A⁻¹x`` in a stack buffer as well,
@@ -125,6 +126,10 @@ def compiled(dim: int) -> tuple[Callable[..., None], Callable[..., None]]:
 
     @numba.njit(cache=True, nogil=True, parallel=True)
     def update(ap, theta, model, x, y):
+        n_mod = U(ap.shape[1])
+        for r in range(ap.shape[0]):                  # refuse before changing anything
+            if U(model[r]) >= n_mod:                  # (a negative index wraps to a huge one)
+                return r
         for r in numba.prange(ap.shape[0]):
             u = numba.carray(_stack_array(dim), dim)  # u = A⁻¹x from the upper triangle
             a, th, xr = ap[r, model[r]], theta[r, model[r]], x[r]
@@ -155,6 +160,7 @@ def compiled(dim: int) -> tuple[Callable[..., None], Callable[..., None]]:
                     a[q + j] -= vi * u[i + j]
                 th[i] += vi * err                     # recursive least squares
                 q += d - i
+        return -1
 
     return scores, update
 

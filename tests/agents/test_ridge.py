@@ -92,6 +92,9 @@ def test_a_model_index_out_of_range_is_an_error():
     ridge = BatchedRidge(replicates=2, models=3, dim=2, reg=1.0, device=CPU)
     with pytest.raises(IndexError, match=r"2 indices in \[0, 3\), got \[0, 3\]"):
         ridge.update(torch.tensor([0, 3]), torch.ones(2, 2), torch.ones(2))
+    for model in (torch.tensor([1, -1]), torch.tensor([0]), torch.tensor([[0, 1]])):
+        with pytest.raises(IndexError, match="2 indices in"):
+            ridge.update(model, torch.ones(2, 2), torch.ones(2))
     with pytest.raises(ValueError, match=r"x must be \(R, d\) = \(2, 2\)"):
         ridge.update(torch.tensor([0, 1]), torch.ones(2, 3), torch.ones(2))
     with pytest.raises(ValueError, match="contexts must be"):
