@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from olearn.seeding import generators
+from olearn.validation import check_choice
 
 __all__ = ["ACTIVATIONS", "BatchedMLP", "encode_arms", "flatten"]
 
@@ -41,9 +42,7 @@ def check_network(cls_name: str, hidden: Sequence[int], activation: str) -> tupl
     if not all(isinstance(w, int) and w >= 1 for w in widths):
         msg = f"{cls_name}: hidden must be positive integer layer widths, e.g. [100], got {hidden!r}"
         raise ValueError(msg)
-    if activation not in ACTIVATIONS:
-        msg = f"{cls_name}: activation must be one of {ACTIVATIONS}, got {activation!r}"
-        raise ValueError(msg)
+    check_choice(f"{cls_name}: activation", activation, ACTIVATIONS)
     return widths
 
 

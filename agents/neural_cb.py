@@ -21,6 +21,7 @@ from olearn.agents.igw import (
 from olearn.agents.networks import BatchedMLP, check_network, encode_arms, flatten, input_dim, unflatten_like
 from olearn.seeding import BlockStream, derive
 from olearn.types import Step
+from olearn.validation import check_choice
 
 
 class NeuSquareCB(BatchedAgent):
@@ -109,9 +110,7 @@ class NeuSquareCB(BatchedAgent):
         if not (isinstance(S, int) and S >= 1):
             msg = f"{name}: S (ensemble size) must be an integer >= 1, got {S!r}"
             raise ValueError(msg)
-        if perturbation not in ("param_linear", "none"):
-            msg = f"{name}: perturbation must be 'param_linear' or 'none', got {perturbation!r}"
-            raise ValueError(msg)
+        check_choice(f"{name}: perturbation", perturbation, ("param_linear", "none"))
         for key, val in (("steps_per_round", steps_per_round), ("update_every", update_every)):
             if not (isinstance(val, int) and val >= 1):
                 msg = f"{name}: {key} must be an integer >= 1, got {val!r}"

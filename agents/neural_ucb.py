@@ -13,6 +13,7 @@ from olearn.agents.base import BatchedAgent, context_shape, discrete_arms
 from olearn.agents.networks import BatchedMLP, check_network, encode_arms, input_dim
 from olearn.seeding import BlockStream
 from olearn.types import Step
+from olearn.validation import check_choice
 
 _FULL_MAX_PARAMS = 4096
 
@@ -80,9 +81,7 @@ class NeuralUCB(BatchedAgent):
             if not (isinstance(val, (int, float)) and val > 0):
                 msg = f"{name}: {key} must be a positive number, got {val!r}"
                 raise ValueError(msg)
-        if covariance not in ("diag", "full"):
-            msg = f"{name}: covariance must be 'diag' or 'full', got {covariance!r}"
-            raise ValueError(msg)
+        check_choice(f"{name}: covariance", covariance, ("diag", "full"))
         for key, val in (("train_steps", train_steps), ("train_every", train_every),
                          ("buffer_size", buffer_size)):
             if not (isinstance(val, int) and val >= (0 if key == "train_steps" else 1)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from olearn.errors import SpecError
+from olearn.validation import check_choice
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -43,7 +44,5 @@ def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
     """``"float32"`` or ``"float64"`` to the torch dtype."""
     if isinstance(dtype, torch.dtype):
         return dtype
-    if dtype not in DTYPES:
-        msg = f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}"
-        raise ValueError(msg)
+    check_choice("dtype", dtype, sorted(DTYPES))
     return DTYPES[dtype]

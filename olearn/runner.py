@@ -183,7 +183,7 @@ def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | N
     device = resolve_device(spec.device)
     out = Path(out) if out is not None else default_out(spec)
     meta = _prepare_out(spec, out, force=force, resume=resume)
-    fresh = None if meta is not None else out.exists()   # a new run: did `out` exist already?
+    existed = None if meta is not None else out.exists()   # a new run: was `out` there already?
     out.mkdir(parents=True, exist_ok=True)
     if meta is None:
         meta = {"name": spec.name, "digest": spec.digest(), "status": "running",
@@ -206,8 +206,8 @@ def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | N
             meta["agents"][entry.label] = _run_agent(spec, entry, out, device, progress)
             _write_meta(out, meta)
     except BaseException as e:
-        if fresh is not None and isinstance(e, SpecError) and not (out / "trace").exists():
-            _discard(out, existed=fresh)   # bad input before any round: leave nothing behind
+        if existed is not None and isinstance(e, SpecError) and not (out / "trace").exists():
+            _discard(out, existed=existed)   # bad input before any round: leave nothing behind
             raise
         meta["status"] = "failed"
         meta["error"] = f"{type(e).__name__}: {e}"
