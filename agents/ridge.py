@@ -6,10 +6,11 @@ ridge model per arm (``M = K``, disjoint) or one model shared by all arms (``M =
 arm, ``(R, K, d)``; a shared context is never expanded to ``K`` copies.
 
 Two backends compute the same quantities (equal up to rounding; tested to 1e-12). On a CPU
-the state is numpy arrays with ``A⁻¹`` stored packed, and a round is two calls of compiled
-kernels, one to score and one to learn (:mod:`olearn.agents.ridge_kernels`): a CPU round is
-memory-bound at many replicates and per-call overhead dominates one replicate, and the kernels
-address both. On a GPU the state is torch tensors with full ``A⁻¹``, and a round is a few dozen
+the state is numpy arrays with ``A⁻¹`` stored packed, and a round is one call of a compiled
+kernel (:mod:`olearn.agents.ridge_kernels`): :meth:`BatchedRidge.update` checks its input and
+defers the learning to the next scoring call, which learns and then scores in one pass (or to
+the next read of the state). A CPU round is memory-bound at many replicates and per-call
+overhead dominates one replicate, and the kernels address both. On a GPU the state is torch tensors with full ``A⁻¹``, and a round is a few dozen
 batched tensor operations, replayed as CUDA graphs. Methods take and return torch tensors
 either way. ``θ_m`` is kept up to date by recursive least squares, from the same rank-one step
 as ``A_m⁻¹``.
@@ -85,15 +86,18 @@ class BatchedRidge:
             self._a_inv: Any = _kernels().packed_identity(r, m, d, reg)      # (R, M, P) packed
             self._theta: Any = np.zeros((r, m, d))
             self._ones = np.ones((r, 0))   # per-arm unit scales, sized on first use
+            self._no_update = (np.empty(0, np.int64), np.empty((0, d)), np.empty(0))
         else:
             eye = torch.eye(d, dtype=torch.float64, device=device) / reg
             self._a_inv = eye.expand(r, m, d, d).contiguous()
             self._theta = torch.zeros(r, m, d, dtype=torch.float64, device=device)
             self._offsets = torch.arange(r, device=device) * m
         self._last: tuple[Tensor, int, Any] | None = None
+        self._pending: tuple[Any, Any, Any] | None = None   # host: an update not yet applied
         self._replays: dict[Any, Replay] = {}
 
     def __getstate__(self) -> dict:
+        self._settle()
         state = self.__dict__.copy()
         state["_replays"], state["_last"] = {}, None   # graphs are captured again on demand
         return state
@@ -125,12 +129,14 @@ class BatchedRidge:
     @property
     def theta(self) -> Tensor:
         """Estimates ``θ_m``, (R, M, d); on a CPU a tensor view of the state."""
+        self._settle()
         return torch.from_numpy(self._theta) if self.host else self._theta
 
     @property
     def a_inv(self) -> Tensor:
         """Inverse Gram matrices ``A_m⁻¹``, (R, M, d, d); on a CPU unpacked, a copy."""
         if self.host:
+            self._settle()
             return torch.from_numpy(_kernels().unpack(self._a_inv, self.shape[2]))
         return self._a_inv
 
@@ -150,9 +156,16 @@ class BatchedRidge:
                 self._ones = np.ones((r, k))
             c, s = float(scale), self._ones
         out = (np.empty((r, k)), np.empty((r, k)), np.empty((r, k)), np.empty(r, np.int64))
-        scores = _kernels().compiled(self.shape[2])[0]
-        scores(self._a_inv, self._theta, xs, c, s, *out, widths)
+        pending, self._pending = self._pending or self._no_update, None
+        _kernels().compiled(self.shape[2]).scores(self._a_inv, self._theta, *pending, xs, c, s,
+                                                  *out, widths)
         return out
+
+    def _settle(self) -> None:
+        """Apply a deferred update now (before the state is read other than by scoring)."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            _kernels().compiled(self.shape[2]).update(self._a_inv, self._theta, *pending)
 
     # ---- torch backend
     def _mean(self, x: Tensor) -> Tensor:
@@ -214,18 +227,21 @@ class BatchedRidge:
     def update(self, model: Tensor, x: Tensor, y: Tensor) -> None:
         """Add one observation per replicate: features ``x`` (R, d), target ``y`` (R,) to ``model`` (R,)."""
         if self.host:
-            m = model.numpy().astype(np.int64, copy=False)
             xs, ys = self._x(x), y.numpy().astype(np.float64).reshape(-1)
             if xs.shape != (self.shape[0], self.shape[2]) or ys.shape != (self.shape[0],):
                 msg = (f"BatchedRidge.update: x must be (R, d) = {self.shape[::2]} and y (R,), "
                        f"got {tuple(xs.shape)} and {tuple(y.shape)}")
                 raise ValueError(msg)
-            # the kernel checks the indices (it has no bounds checks) before it changes anything
-            if m.shape != (self.shape[0],) or _kernels().compiled(self.shape[2])[1](
-                    self._a_inv, self._theta, m, xs, ys) >= 0:
+            # the kernels have no bounds checks: the indices are checked (and owned) now
+            m = np.array(model.numpy(), np.int64)
+            if m.shape != (self.shape[0],) or _kernels().compiled(self.shape[2]).first_bad(
+                    m, self.shape[1]) >= 0:
                 msg = (f"BatchedRidge.update: model must hold {self.shape[0]} indices in "
                        f"[0, {self.shape[1]}), got {model.tolist()}")
                 raise IndexError(msg)
+            self._settle()
+            # applied by the next scoring kernel, in the same pass (or by _settle first)
+            self._pending = (m, xs if xs.flags.owndata else xs.copy(), ys)
             return
         if self.graphs:
             f64 = torch.float64

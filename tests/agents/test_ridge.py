@@ -182,3 +182,23 @@ def test_the_torch_backend_never_imports_numba():
             "r.update(torch.tensor([0, 2]), torch.ones(2, 4), torch.ones(2)); r.best(torch.ones(2, 4), 1.0)\n"
             "assert 'numba' not in sys.modules, 'numba was imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_deferred_update_is_applied_before_any_read_and_pickles_settled():
+    """The host backend learns in the next scoring call; nothing can observe the delay."""
+    kw = {"replicates": 3, "models": 4, "dim": 5, "reg": 1.0, "device": CPU}
+    lazy, eager = BatchedRidge(**kw), BatchedRidge(**kw)
+    for i, (x, a, y) in enumerate(_stream(3, 4, 5, 12, per_arm=False)):
+        lazy.update(a, x, y)
+        eager.update(a, x, y)
+        eager._settle()
+        read = (lambda r: r.theta, lambda r: r.a_inv, lambda r: r.best(x, 1.0),
+                lambda r: r.mean(x), lambda r: pickle.loads(pickle.dumps(r)).theta)[i % 5]
+        assert torch.equal(read(lazy), read(eager))
+        assert lazy._pending is None
+    x, y = x.double(), torch.ones(3)   # float64: the host backend could view these bytes
+    eager.update(a.clone(), x.clone(), y.clone())
+    lazy.update(a, x, y)
+    for t in (a, x, y):   # the deferred step owns its inputs: later changes do not leak in
+        t.zero_()
+    assert torch.equal(lazy.theta, eager.theta)
