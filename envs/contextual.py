@@ -16,9 +16,16 @@ from olearn.validation import check_choice
 REWARDS = ("linear", "quadratic", "cosine")
 
 
-def _host(v: Tensor) -> Any:
-    """A (B, R, K) block as a numpy array on a CPU (cheaper to index per round)."""
-    return v.numpy() if v.device.type == "cpu" else v
+def _kernels() -> Any:
+    """The compiled CPU kernels, imported on first use (a GPU run never needs numba)."""
+    from olearn.envs import contextual_kernels
+
+    return contextual_kernels
+
+
+def _compiled_on(device: torch.device) -> bool:
+    """Whether blocks are prepared by the compiled kernels (on a CPU) or by torch operations."""
+    return device.type == "cpu"
 
 
 class ContextualBanditVector(BatchedEnv):
@@ -104,49 +111,80 @@ class ContextualBanditVector(BatchedEnv):
 
     def _observe(self) -> Tensor:
         raw, j = self._contexts.block_of(self._t)
-        if raw is not self._raw:  # a new block: normalize, score every arm, add the noise
-            x = raw / raw.norm(dim=-1, keepdim=True)                   # (B, R, [K,] d)
-            if self.per_arm:
-                u = torch.einsum("brkd,rd->brk", x, self._theta)
-            else:
-                u = torch.einsum("rkd,brd->brk", self._theta, x)
-            # round-major blocks: a round's rows are contiguous, not one per replicate's page
-            mu = self._h(u.contiguous())                               # (B, R, K)
-            best = mu.max(dim=2, keepdim=True)
+        if raw is not self._raw:  # a new block: normalize, score every arm
             noise, _ = self._noise.block_of(self._t)
-            # per round, the pulled arms' entries are one (bounds-checked) index per block
-            self._raw, self._x = raw, x.to(self.dtype, memory_format=torch.contiguous_format)
-            self._mu, self._regret = _host(mu), _host(best.values - mu)
-            self._reward = _host((mu + self.noise * noise.unsqueeze(-1)).to(self.dtype))
-            self._best_arm = best.indices.squeeze(-1)
+            self._raw, self._block_noise = raw, noise
+            (self._prepare_host if self._host else self._prepare_device)(raw)
         self._j = j
         return self._x[j]
+
+    def _prepare_host(self, raw: Tensor) -> None:
+        """The compiled kernel fills a block of numpy arrays (round-major, like the torch path)."""
+        n_b, n_r = raw.shape[:2]
+        k, obs = self.arms, self.single_observation_space.shape
+        self._noise_host = self._block_noise.numpy()
+        self._x = torch.empty((n_b, n_r, *obs), dtype=self.dtype)
+        self._mu, self._best = np.empty((n_b, n_r, k)), np.empty((n_b, n_r))
+        best_arm = np.empty((n_b, n_r), np.int64)
+        kernels = _kernels()
+        kernels.compiled(self.per_arm)[0](raw.transpose(0, 1).numpy(), self._theta_host,
+                                          kernels.REWARD_CODES[self.reward], self._x.numpy(),
+                                          self._mu, self._best, best_arm)
+        self._best_arm = torch.from_numpy(best_arm)
+
+    def _prepare_device(self, raw: Tensor) -> None:
+        """Batched torch operations on the block (any device)."""
+        x = raw.double()
+        x = x / x.norm(dim=-1, keepdim=True)                          # (B, R, [K,] d)
+        if self.per_arm:
+            u = torch.einsum("brkd,rd->brk", x, self._theta)
+        else:
+            u = torch.einsum("rkd,brd->brk", self._theta, x)
+        # round-major blocks: a round's rows are contiguous, not one per replicate's page
+        mu = self._h(u.contiguous())                                   # (B, R, K)
+        best = mu.max(dim=2, keepdim=True)
+        noise = self._block_noise.double()
+        self._x = x.to(self.dtype, memory_format=torch.contiguous_format)
+        self._mu, self._regret = mu, best.values - mu
+        self._reward = (mu + self.noise * noise.unsqueeze(-1)).to(self.dtype)
+        self._best_arm = best.indices.squeeze(-1)
 
     def _reset(self, seeds: list[int], options: dict[str, Any]) -> tuple[Tensor, dict]:
         shape = (self.dim,) if self.per_arm else (self.arms, self.dim)
         theta = draw(seeds, "theta", shape, device=self.device)
         self._theta = theta / theta.norm(dim=-1, keepdim=True)
+        # the host kernel reads θ feature-major with a shared context: a vector lane an arm
+        self._host = _compiled_on(self.device)
+        self._theta_host = (self._theta if self.per_arm else self._theta.transpose(1, 2)
+                            ).contiguous().numpy() if self._host else None
         ctx_shape = (self.arms, self.dim) if self.per_arm else (self.dim,)
-        self._contexts = BlockStream(seeds, "contexts", ctx_shape, device=self.device)
+        f32 = torch.float32   # the precision they are drawn in: the numbers are the same
+        self._contexts = BlockStream(seeds, "contexts", ctx_shape, device=self.device, dtype=f32)
         # the noise stream shares the context stream's block length, so both turn over together
-        self._noise = BlockStream(seeds, "noise", (), device=self.device,
+        self._noise = BlockStream(seeds, "noise", (), device=self.device, dtype=f32,
                                   block=self._contexts.block)
         self._t, self._raw = 0, None
-        self._rows = _host(torch.arange(self.num_envs, device=self.device))
         self._false = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
         return self._observe(), {}
 
     def step(self, action: Any) -> tuple[Tensor, Tensor, Tensor, Tensor, dict]:
         a = action if isinstance(action, Tensor) else self._as_action(action, torch.long)
         j = self._j
-        if isinstance(self._rows, np.ndarray):
-            a = a.numpy().reshape(-1)
-            blocks = [torch.from_numpy(b[j][self._rows, a])    # bounds-checked indexing
-                      for b in (self._regret, self._mu, self._reward)]
+        if self._host:   # new tensors every round: the loop and the recorder may keep them
+            n, f64 = self.num_envs, torch.float64
+            regret, mu, reward = torch.empty(n, dtype=f64), torch.empty(n, dtype=f64), torch.empty(
+                n, dtype=self.dtype)
+            a = a.numpy().astype(np.int64, copy=False).reshape(-1)
+            bad = _kernels().compiled(self.per_arm)[1](
+                self._mu[j], self._best[j], self._noise_host[j], self.noise, a, regret.numpy(),
+                mu.numpy(), reward.numpy())
+            if bad >= 0:
+                msg = f"action {a[bad]} of replicate {bad} is not an arm in [0, {self.arms})"
+                raise IndexError(msg)
         else:                                                  # gather: no advanced indexing
             a = a.reshape(-1, 1).long()
-            blocks = [b[j].gather(1, a).view(-1) for b in (self._regret, self._mu, self._reward)]
-        regret, mu, reward = blocks
+            regret, mu, reward = (b[j].gather(1, a).view(-1)
+                                  for b in (self._regret, self._mu, self._reward))
         info = {"feedback": {},
                 "oracle": {"regret": regret, "expected_reward": mu, "best_arm": self._best_arm[j]}}
         self._t += 1
