@@ -55,6 +55,11 @@ from numba.extending import intrinsic
 
 __all__ = ["MAX_DIM", "compiled", "packed_identity", "unpack", "warm"]
 
+_CACHE = __name__.startswith("olearn.")
+"""Cache the compiled kernels on disk only when imported as part of olearn: numba keys its
+cache by source file, and an entry written under another module name (pytest imports this
+file as ``agents.…`` for its doctests) would fail to load in olearn."""
+
 
 MAX_DIM = 4096
 """Largest ``d`` of the kernels: ``update`` keeps ``A⁻¹x`` (``d`` numbers) on the thread's stack."""
@@ -113,7 +118,7 @@ def compiled(dim: int) -> Kernels:
     p_stack = dim * (dim + 1) // 2 if dim <= _STACK_Z_DIM else 1
     p_heap = 0 if dim <= _STACK_Z_DIM else dim * (dim + 1) // 2
 
-    @numba.njit(cache=True, nogil=True)
+    @numba.njit(cache=_CACHE, nogil=True)
     def learn(a, th, xr, y):
         """One model's Sherman–Morrison and least-squares step; strict IEEE arithmetic."""
         u = numba.carray(_stack_array(dim), dim)      # u = A⁻¹x from the upper triangle
@@ -145,14 +150,14 @@ def compiled(dim: int) -> Kernels:
             th[i] += vi * err                         # recursive least squares
             q += d - i
 
-    @numba.njit(cache=True, nogil=True)
+    @numba.njit(cache=_CACHE, nogil=True)
     def first_bad(model, n_mod):
         for r in range(model.shape[0]):               # (a negative index wraps to a huge one)
             if U(model[r]) >= U(n_mod):
                 return r
         return -1
 
-    @numba.njit(cache=True, nogil=True, parallel=True)
+    @numba.njit(cache=_CACHE, nogil=True, parallel=True)
     def update(ap, theta, model, x, y):
         bad = first_bad(model, ap.shape[1])           # refuse before changing anything
         if bad >= 0:
@@ -161,7 +166,7 @@ def compiled(dim: int) -> Kernels:
             learn(ap[r, model[r]], theta[r, model[r]], x[r], y[r])
         return -1
 
-    @numba.njit(cache=True, nogil=True, parallel=True, fastmath={"reassoc"})
+    @numba.njit(cache=_CACHE, nogil=True, parallel=True, fastmath={"reassoc"})
     def scores(ap, theta, model, xu, y, x, c, s, mean, w2, score, best, widths):
         arms, n_mod = mean.shape[1], ap.shape[1]
         per_arm, learning = x.ndim == 3, model.shape[0] > 0

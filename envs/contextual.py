@@ -174,6 +174,9 @@ class ContextualBanditVector(BatchedEnv):
             n, f64 = self.num_envs, torch.float64
             regret, mu, reward = torch.empty(n, dtype=f64), torch.empty(n, dtype=f64), torch.empty(
                 n, dtype=self.dtype)
+            if a.is_floating_point():
+                msg = f"actions must be integers (arms), got {a.dtype}"
+                raise IndexError(msg)
             a = a.numpy().astype(np.int64, copy=False).reshape(-1)
             bad = _kernels().compiled(self.per_arm)[1](
                 self._mu[j], self._best[j], self._noise_host[j], self.noise, a, regret.numpy(),

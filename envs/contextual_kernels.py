@@ -28,11 +28,16 @@ import numpy as np
 
 __all__ = ["REWARD_CODES", "compiled"]
 
+_CACHE = __name__.startswith("olearn.")
+"""Cache the compiled kernels on disk only when imported as part of olearn: numba keys its
+cache by source file, and an entry written under another module name (pytest imports this
+file as ``envs.…`` for its doctests) would fail to load in olearn."""
+
 REWARD_CODES = {"linear": 0, "quadratic": 1, "cosine": 2}
 """How the kernels are told ``h``: ``u``, ``10 u²`` or ``cos(3u)``."""
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=_CACHE, nogil=True)
 def _h(u: float, code: int) -> float:
     if code == 1:
         return 10.0 * u * u
@@ -41,7 +46,7 @@ def _h(u: float, code: int) -> float:
     return u
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=_CACHE, nogil=True)
 def _norm(v: np.ndarray) -> float:
     s = 0.0
     for i in range(v.shape[0]):
@@ -50,7 +55,7 @@ def _norm(v: np.ndarray) -> float:
     return np.sqrt(s)
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@numba.njit(cache=_CACHE, nogil=True, parallel=True)
 def _prepare_shared(raw, theta, code, x, mu, best, best_arm):
     n_r, n_b, d = raw.shape
     arms = theta.shape[2]
@@ -77,7 +82,7 @@ def _prepare_shared(raw, theta, code, x, mu, best, best_arm):
             best[b, r], best_arm[b, r] = top, top_k
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@numba.njit(cache=_CACHE, nogil=True, parallel=True)
 def _prepare_per_arm(raw, theta, code, x, mu, best, best_arm):
     n_r, n_b, arms, d = raw.shape
     for b in numba.prange(n_b):
@@ -99,7 +104,7 @@ def _prepare_per_arm(raw, theta, code, x, mu, best, best_arm):
             best[b, r], best_arm[b, r] = top, top_k
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=_CACHE, nogil=True)
 def _pull(mu, best, noise, scale, action, regret, mean, reward):
     arms = mu.shape[1]
     for r in range(action.shape[0]):                # refuse before writing anything
