@@ -93,6 +93,55 @@ class Kernels(NamedTuple):
     first_bad: Callable[..., int]
 
 
+@numba.njit(cache=_CACHE, nogil=True)
+def _learn(a, th, xr, y, dim):
+    """One model's Sherman–Morrison and least-squares step; strict IEEE arithmetic.
+
+    ``dim`` arrives as a compile-time constant (the callers' closure variable), so the loops
+    have known lengths and ``A⁻¹x`` lives in a stack buffer. A module-level function, not a
+    closure: a compiled function that closes over another is never found in numba's disk
+    cache (it was compiled anew in every process, ~6 s).
+    """
+    d = U(dim)
+    u = numba.carray(_stack_array(dim), dim)      # u = A⁻¹x from the upper triangle
+    for i in range(d):
+        u[i] = 0.0
+    q = U(0)
+    for i in range(d):                            # u_j += a_ij x_i for j > i (by symmetry)
+        xi = xr[i]
+        for j in range(U(1), d - i):
+            u[i + j] += a[q + j] * xi
+        q += d - i
+    q = U(0)
+    for i in range(d):                            # u_i += Σ_{j≥i} a_ij x_j
+        t = 0.0
+        for j in range(d - i):
+            t += a[q + j] * xr[i + j]
+        u[i] += t
+        q += d - i
+    sx, err = 0.0, y
+    for i in range(d):
+        sx += u[i] * xr[i]
+        err -= th[i] * xr[i]
+    inv = 1.0 / (1.0 + sx)
+    q = U(0)
+    for i in range(d):
+        vi = u[i] * inv                           # v = A⁻¹x / (1 + xᵀA⁻¹x)
+        for j in range(d - i):                    # Sherman–Morrison, A⁻¹ ← A⁻¹ − v uᵀ
+            a[q + j] -= vi * u[i + j]
+        th[i] += vi * err                         # recursive least squares
+        q += d - i
+
+
+@numba.njit(cache=_CACHE, nogil=True)
+def first_bad(model, n_mod):
+    """-1, or the first ``r`` whose ``model[r]`` is outside ``[0, n_mod)``; serial."""
+    for r in range(model.shape[0]):               # (a negative index wraps to a huge one)
+        if U(model[r]) >= U(n_mod):
+            return r
+    return -1
+
+
 @functools.cache
 def compiled(dim: int) -> Kernels:
     """The kernels for ``dim`` features; the first three parallel over replicates.
@@ -118,52 +167,13 @@ def compiled(dim: int) -> Kernels:
     p_stack = dim * (dim + 1) // 2 if dim <= _STACK_Z_DIM else 1
     p_heap = 0 if dim <= _STACK_Z_DIM else dim * (dim + 1) // 2
 
-    @numba.njit(cache=_CACHE, nogil=True)
-    def learn(a, th, xr, y):
-        """One model's Sherman–Morrison and least-squares step; strict IEEE arithmetic."""
-        u = numba.carray(_stack_array(dim), dim)      # u = A⁻¹x from the upper triangle
-        for i in range(d):
-            u[i] = 0.0
-        q = U(0)
-        for i in range(d):                            # u_j += a_ij x_i for j > i (by symmetry)
-            xi = xr[i]
-            for j in range(U(1), d - i):
-                u[i + j] += a[q + j] * xi
-            q += d - i
-        q = U(0)
-        for i in range(d):                            # u_i += Σ_{j≥i} a_ij x_j
-            t = 0.0
-            for j in range(d - i):
-                t += a[q + j] * xr[i + j]
-            u[i] += t
-            q += d - i
-        sx, err = 0.0, y
-        for i in range(d):
-            sx += u[i] * xr[i]
-            err -= th[i] * xr[i]
-        inv = 1.0 / (1.0 + sx)
-        q = U(0)
-        for i in range(d):
-            vi = u[i] * inv                           # v = A⁻¹x / (1 + xᵀA⁻¹x)
-            for j in range(d - i):                    # Sherman–Morrison, A⁻¹ ← A⁻¹ − v uᵀ
-                a[q + j] -= vi * u[i + j]
-            th[i] += vi * err                         # recursive least squares
-            q += d - i
-
-    @numba.njit(cache=_CACHE, nogil=True)
-    def first_bad(model, n_mod):
-        for r in range(model.shape[0]):               # (a negative index wraps to a huge one)
-            if U(model[r]) >= U(n_mod):
-                return r
-        return -1
-
     @numba.njit(cache=_CACHE, nogil=True, parallel=True)
     def update(ap, theta, model, x, y):
         bad = first_bad(model, ap.shape[1])           # refuse before changing anything
         if bad >= 0:
             return bad
         for r in numba.prange(ap.shape[0]):
-            learn(ap[r, model[r]], theta[r, model[r]], x[r], y[r])
+            _learn(ap[r, model[r]], theta[r, model[r]], x[r], y[r], dim)
         return -1
 
     @numba.njit(cache=_CACHE, nogil=True, parallel=True, fastmath={"reassoc"})
@@ -173,7 +183,7 @@ def compiled(dim: int) -> Kernels:
         zs = np.empty((ap.shape[0], p_heap))
         for r in numba.prange(ap.shape[0]):
             if learning:                              # first the deferred update, if any
-                learn(ap[r, model[r]], theta[r, model[r]], xu[r], y[r])
+                _learn(ap[r, model[r]], theta[r, model[r]], xu[r], y[r], dim)
             xr = x[r].reshape(-1)                     # xr: (d,) or (K·d,), one code for both
             z = zs[r] if p_heap else numba.carray(_stack_array(p_stack), p_stack)
             top, top_k = -np.inf, 0

@@ -20,3 +20,25 @@ def test_only_the_olearn_module_caches_on_disk(name):
     other = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(other)
     assert other._CACHE is False
+
+
+def test_a_second_process_loads_every_kernel_from_the_disk_cache():
+    """A kernel that closed over another compiled function missed the cache in every process."""
+    import subprocess
+    import sys
+
+    code = """
+import numpy as np
+from olearn.agents import ridge_kernels as rk
+from olearn.envs import contextual_kernels as ck
+rk.warm(11)
+prepare, pull = ck.compiled(False)
+x, mu = np.empty((1, 1, 3), np.float32), np.empty((1, 1, 2))
+prepare(np.ones((1, 1, 3), np.float32), np.ones((1, 3, 2)), 0, x, mu, np.empty((1, 1)),
+        np.empty((1, 1), np.int64))
+kernels = [*rk.compiled(11), prepare]
+print(sum(sum(k.stats.cache_misses.values()) for k in kernels))
+"""
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+            for _ in range(2)]
+    assert runs[1].stdout.strip() == "0", runs[1].stdout + runs[1].stderr
