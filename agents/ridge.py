@@ -10,8 +10,9 @@ the state is numpy arrays with ``A⁻¹`` stored packed, and a round is one call
 kernel (:mod:`olearn.agents.ridge_kernels`): :meth:`BatchedRidge.update` checks its input and
 defers the learning to the next scoring call, which learns and then scores in one pass (or to
 the next read of the state). A CPU round is memory-bound at many replicates and per-call
-overhead dominates one replicate, and the kernels address both. On a GPU the state is torch tensors with full ``A⁻¹``, and a round is a few dozen
-batched tensor operations, replayed as CUDA graphs. Methods take and return torch tensors
+overhead dominates one replicate, and the kernels address both. On a GPU the state is torch
+tensors with full ``A⁻¹``, and a round is a few dozen batched tensor operations, replayed as
+CUDA graphs. Methods take and return torch tensors
 either way. ``θ_m`` is kept up to date by recursive least squares, from the same rank-one step
 as ``A_m⁻¹``.
 """

@@ -31,7 +31,8 @@ Examples
 >>> no_update = np.empty(0, dtype=np.int64), np.empty((0, 3)), np.empty(0)
 >>> mean, w2, score, best = (np.empty((1, 2)), np.empty((1, 2)), np.empty((1, 2)),
 ...                          np.empty(1, dtype=np.int64))
->>> kernels.scores(ap, theta, *no_update, x, 1.0, np.array([[1.0, 2.0]]), mean, w2, score, best, True)
+>>> kernels.scores(ap, theta, *no_update, x, 1.0, np.array([[1.0, 2.0]]),
+...                mean, w2, score, best, True)
 >>> w2.tolist(), score.tolist(), best.tolist()
 ([[9.0, 9.0]], [[3.0, 6.0]], [1])
 >>> kernels.scores(ap, theta, np.array([1]), x, np.array([9.0]), x, 1.0, np.ones((1, 2)),

@@ -19,8 +19,8 @@ def _rollout(per_arm: bool, reward: str) -> list[torch.Tensor]:
     return out
 
 
-@pytest.mark.parametrize(("per_arm", "reward"),
-                         [(False, "linear"), (False, "quadratic"), (True, "cosine"), (True, "linear")])
+@pytest.mark.parametrize(("per_arm", "reward"), [(False, "linear"), (False, "quadratic"),
+                                                 (True, "cosine"), (True, "linear")])
 def test_compiled_and_torch_paths_agree(monkeypatch, per_arm, reward):
     """The CPU kernels and the torch operations (any device) compute the same env."""
     host = _rollout(per_arm, reward)
