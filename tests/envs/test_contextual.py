@@ -68,3 +68,14 @@ def test_an_arm_out_of_range_is_an_agent_error():
             "agents": [{"label": "late", "id": "olearn.envs.contextual:Late"}]}
     with pytest.raises(AgentError, match=r"round 5: action 7 of replicate 0 is outside Discrete\(3\)"):
         olearn.simulate(spec, quiet=True)
+
+
+def test_a_float_or_out_of_range_action_is_refused_before_anything_is_written():
+    env = mod.ContextualBanditVector(2, arms=3, dim=2)
+    env.reset(seed=0)
+    for bad in (torch.tensor([0.0, 1.0]), torch.tensor([0, 3]), torch.tensor([-1, 0])):
+        with pytest.raises(IndexError):
+            env.step(bad)
+    assert env._t == 0   # no round was consumed
+    env.step(torch.tensor([0, 2]))
+    assert env._t == 1
