@@ -145,7 +145,7 @@ def first_bad(model, n_mod):
 
 @functools.cache
 def compiled(dim: int) -> Kernels:
-    """The kernels for ``dim`` features; the first three parallel over replicates.
+    """The kernels for ``dim`` features; ``scores`` and ``update`` parallel over replicates.
 
     ``update(ap, theta, model, x, y)`` adds ``(x[r], y[r])`` to model ``model[r]`` and returns
     -1; or, with a ``model[r]`` outside ``[0, M)``, changes nothing and returns that ``r``.

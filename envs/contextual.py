@@ -170,14 +170,15 @@ class ContextualBanditVector(BatchedEnv):
     def step(self, action: Any) -> tuple[Tensor, Tensor, Tensor, Tensor, dict]:
         a = action if isinstance(action, Tensor) else self._as_action(action, torch.long)
         j = self._j
-        if self._host:   # new tensors every round: the loop and the recorder may keep them
-            n, f64 = self.num_envs, torch.float64
-            regret, mu, reward = torch.empty(n, dtype=f64), torch.empty(n, dtype=f64), torch.empty(
-                n, dtype=self.dtype)
+        if self._host:
             if a.is_floating_point():
                 msg = f"actions must be integers (arms), got {a.dtype}"
                 raise IndexError(msg)
             a = a.numpy().astype(np.int64, copy=False).reshape(-1)
+            # new tensors every round: the loop and the recorder may keep them
+            n, f64 = self.num_envs, torch.float64
+            regret, mu = torch.empty(n, dtype=f64), torch.empty(n, dtype=f64)
+            reward = torch.empty(n, dtype=self.dtype)
             bad = _kernels().compiled(self.per_arm)[1](
                 self._mu[j], self._best[j], self._noise_host[j], self.noise, a, regret.numpy(),
                 mu.numpy(), reward.numpy())

@@ -2,10 +2,11 @@
 
 A block of rounds is prepared in one pass over its random numbers, parallel over rounds:
 each replicate's context is normalized, written out in the observation dtype, and every arm's
-mean reward is computed, with the best arm and its mean. Torch's batched operations took
-several full passes over the block, in float64, for the same numbers (~35 ms a block of 512
-rounds at R = 256 on two cores; this kernel: a few ms). Each round then reads the pulled
-arms' means with :func:`pull`, which also checks the actions.
+mean reward is computed, with the best arm and its mean. Torch's batched operations take
+several full passes over the block, in float64, for the same numbers; this kernel took 13–15 ms
+a block of 512 rounds at R = 256 on two cores, and the environment's rounds 75–91 µs against
+90–132 with torch (benchmarks/README.md). Each round then reads the pulled arms' means with
+the ``pull`` kernel, which also checks the actions.
 
 Arithmetic is strict IEEE in a fixed order, so a replicate's numbers do not depend on R, on
 the thread count or on the CPU. With a shared context the arms' means are accumulated over
