@@ -22,7 +22,7 @@ import time
 import torch
 
 import olearn
-from olearn.envs.classification import ClassificationBanditVector
+from olearn.envs.bandits.classification import ClassificationBanditVector
 
 
 def cpu_name() -> str:

@@ -1,6 +1,8 @@
-"""Built-in environments, registered with gymnasium under ``olearn/``.
+"""Built-in environments, one folder per family (``bandits/``, ``oco/``), registered with
+gymnasium under ``olearn/``.
 
-Importing this package only registers ids; environment modules load when made.
+Importing this package only registers ids (``import olearn`` does it); environment modules
+load when an environment is made.
 """
 
 from __future__ import annotations
@@ -9,9 +11,9 @@ from gymnasium.envs.registration import register, registry
 
 _ENVS = {
     # id: (module, single-view class, vector class)
-    "olearn/ContextualBandit-v0": ("contextual", "ContextualBandit", "ContextualBanditVector"),
-    "olearn/SEA-v0": ("sea", "SEA", "SEAVector"),
-    "olearn/ClassificationBandit-v0": ("classification", "ClassificationBandit", "ClassificationBanditVector"),
+    "olearn/ContextualBandit-v0": ("bandits.contextual", "ContextualBandit", "ContextualBanditVector"),
+    "olearn/SEA-v0": ("oco.sea", "SEA", "SEAVector"),
+    "olearn/ClassificationBandit-v0": ("bandits.classification", "ClassificationBandit", "ClassificationBanditVector"),
 }
 
 for _id, (_mod, _single, _vector) in _ENVS.items():

@@ -17,13 +17,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from olearn.envs.base import BatchedEnv
+from olearn.vector import BatchedEnv
 from olearn.errors import EnvError, SpecError
-from olearn.registry import check_kwargs, import_id, is_id, load_object, unknown
 from olearn.seeding import derive
 from olearn.types import Step
 
-__all__ = ["PerReplicateAgent", "PerReplicateEnv", "make_env"]
+__all__ = ["PerReplicateAgent", "PerReplicateEnv"]
 
 
 def _stack(values: list[Any], device: torch.device) -> Any:
@@ -84,9 +83,9 @@ class PerReplicateAgent:
 
     vectorized = True
 
-    def __init__(self, make: Callable[[], Any]) -> None:
+    def __init__(self, make: Callable[[], Any], *, first: Any = None) -> None:
         self._make = make
-        proto = make()
+        proto = make() if first is None else first
         self.observation_space = getattr(proto, "observation_space", None)
         self.action_space = getattr(proto, "action_space", None)
         self.inner = proto
@@ -124,45 +123,3 @@ def _unbatch(x: Any, n: int) -> list[Any]:
     if isinstance(x, list) and len(x) == n:
         return x
     return [x] * n
-
-
-def make_env(ref: str, *, num_envs: int, device: torch.device, kwargs: dict[str, Any]) -> BatchedEnv:
-    """Build a batched environment from an id, ``module:Class`` or ``file.py:Class``."""
-    import olearn.envs  # noqa: F401  (registers the built-ins)
-
-    if is_id(ref):
-        ident = import_id(ref)
-        if ident not in gym.registry:
-            raise unknown("env", ident, sorted(gym.registry))
-        spec = gym.registry[ident]
-        vec = spec.vector_entry_point
-        cls = load_object(vec) if isinstance(vec, str) else vec
-        if isinstance(cls, type) and issubclass(cls, BatchedEnv):
-            return _build(ident, cls, kwargs, num_envs=num_envs, device=device)
-        entry = load_object(spec.entry_point) if isinstance(spec.entry_point, str) else spec.entry_point
-        check_kwargs(ident, entry, kwargs)
-        return _per_replicate(ident, lambda: gym.make(ident, disable_env_checker=True, **kwargs),
-                              num_envs, device)
-    cls = load_object(ref)
-    if isinstance(cls, type) and issubclass(cls, BatchedEnv):
-        return _build(ref, cls, kwargs, num_envs=num_envs, device=device)
-    if isinstance(cls, type) and issubclass(cls, gym.Env):
-        check_kwargs(ref, cls, kwargs)
-        return _per_replicate(ref, lambda: cls(**kwargs), num_envs, device)
-    raise SpecError(f"{ref} is neither a gymnasium.Env nor an olearn BatchedEnv class")
-
-
-def _per_replicate(name: str, make: Callable[[], gym.Env], num_envs: int,
-                   device: torch.device) -> PerReplicateEnv:
-    try:
-        return PerReplicateEnv(make, num_envs, device=device)
-    except (TypeError, ValueError) as e:
-        raise SpecError(f"cannot build env {name}: {e}") from None
-
-
-def _build(name: str, cls: type, kwargs: dict[str, Any], **fixed: Any) -> BatchedEnv:
-    check_kwargs(name, cls, kwargs, skip=("num_envs", "device"))
-    try:
-        return cls(**fixed, **kwargs)
-    except (TypeError, ValueError) as e:
-        raise SpecError(f"cannot build env {name}: {e}") from None

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from olearn.adapters import make_env
+from olearn.registry import make_agent, make_env
 from olearn.errors import OlearnError
 from olearn.loop import action_problem
 from olearn.seeding import replicate_seeds
@@ -126,15 +126,14 @@ def check_agent(ref: str, env: str, *, env_kwargs: dict[str, Any] | None = None,
     >>> check_agent("olearn/LinUCB-v0", "olearn/ContextualBandit-v0", env_kwargs={"arms": 3, "dim": 2})
     []
     """
-    from olearn.runner import build_agent
-    from olearn.spec import AgentEntry
     from olearn.types import Step
 
     problems: list[str] = []
     r = 3
     try:
         envs = [make_env(env, num_envs=r, device=_CPU, kwargs=env_kwargs or {}) for _ in range(2)]
-        agent = build_agent(AgentEntry("checked", ref, dict(kwargs or {})), envs[0])
+        agent = make_agent(ref, envs[0].single_observation_space, envs[0].single_action_space,
+                           **dict(kwargs or {}))
     except OlearnError as e:
         return [str(e)]
     keys = getattr(agent, "info_keys", None)

@@ -163,7 +163,6 @@ def envs() -> None:
     """List environment ids (olearn's and installed plug-ins')."""
     import gymnasium as gym
 
-    import olearn.envs  # noqa: F401
     from olearn.registry import load_object
 
     _plugins()
@@ -182,7 +181,6 @@ def envs() -> None:
 @friendly
 def agents() -> None:
     """List agent ids with a one-line description."""
-    import olearn.agents  # noqa: F401
     from olearn.registry import agent_registry
 
     _plugins()
@@ -190,24 +188,19 @@ def agents() -> None:
         click.echo(f"{agent_id:36s} {spec.description}")
 
 
-_PLUGIN_MODULES: set[str] = set()
-
-
 def _plugins() -> None:
-    """Import the ``olearn.plugins`` entry points (for listing only)."""
-    from importlib.metadata import entry_points
+    """Import the ``olearn.plugins`` entry points, warning about any that fail."""
+    from olearn.registry import load_plugins
 
-    for ep in entry_points(group="olearn.plugins"):
-        try:
-            ep.load()
-            _PLUGIN_MODULES.add(ep.module)
-        except Exception as e:  # noqa: BLE001
-            click.echo(f"warning: plug-in {ep.name} failed to load: {e}", err=True)
+    for name, error in load_plugins().items():
+        click.echo(f"warning: plug-in {name} failed to load: {error}", err=True)
 
 
 def _is_plugin(spec: Any) -> bool:
+    from olearn.registry import plugin_modules
+
     entry = spec.entry_point if isinstance(spec.entry_point, str) else ""
-    return any(entry.startswith(m) for m in _PLUGIN_MODULES)
+    return any(entry.startswith(m) for m in plugin_modules())
 
 
 @main.group()

@@ -1,12 +1,16 @@
 """Agent registry and plug-in loading for agents and environments.
 
-Environments use gymnasium's registry; agents use the one below. Both accept the same
-plug-in references:
+THE factories: :func:`make_env` and :func:`make_agent` are the one path from a reference to a
+batched object, for the CLI, the Python API, ``olearn check`` and the runner. Environments use
+gymnasium's registry; agents use the one below. Both accept the same plug-in references:
 
 * a registered id: ``"olearn/LinUCB-v0"``;
 * ``"mypkg:mypkg/Drift-v0"``: import ``mypkg`` (which registers), then use the id;
 * ``"module.sub:Class"``: import a class from an installed module;
 * ``"path/to/file.py:Class"``: import a class from a file.
+
+Ids that installed packages register through the ``olearn.plugins`` entry-point group are
+found too: an id unknown to the registries loads those entry points once and looks again.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from typing import Any
 
 from olearn.errors import SpecError
 
-__all__ = ["AgentSpec", "agent_registry", "load_object", "make_agent", "register_agent"]
+__all__ = ["AgentSpec", "agent_registry", "load_object", "load_plugins", "make_agent", "make_env",
+           "register_agent"]
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,7 @@ def register_agent(id: str, entry_point: str | Callable[..., Any], *,  # noqa: A
                    description: str = "") -> None:
     """Register an agent class under ``id`` (e.g. ``"me/MyAgent-v0"``).
 
-    >>> register_agent("demo/Mine-v0", "olearn.agents.baselines:Uniform")
+    >>> register_agent("demo/Mine-v0", "olearn.agents.bandits.baselines:Uniform")
     >>> "demo/Mine-v0" in agent_registry
     True
     """
@@ -114,16 +119,59 @@ def unknown(kind: str, ref: str, known: list[str]) -> SpecError:
     return SpecError(f"unknown {kind} id {ref!r}{tail}")
 
 
+_PLUGIN_MODULES: dict[str, str] = {}   # entry-point name -> module, once loaded
+
+
+def load_plugins() -> dict[str, str]:
+    """Import the ``olearn.plugins`` entry points (once); return ``{name: error}`` of failures."""
+    from importlib.metadata import entry_points
+
+    failed: dict[str, str] = {}
+    for ep in entry_points(group="olearn.plugins"):
+        if ep.name in _PLUGIN_MODULES:
+            continue
+        try:
+            ep.load()
+        except Exception as e:  # noqa: BLE001 - a broken plug-in must not break olearn
+            failed[ep.name] = f"{type(e).__name__}: {e}"
+            continue
+        _PLUGIN_MODULES[ep.name] = ep.module
+    return failed
+
+
+def plugin_modules() -> list[str]:
+    """Modules of the entry-point plug-ins loaded so far."""
+    return list(_PLUGIN_MODULES.values())
+
+
 def resolve_agent(ref: str) -> tuple[str, Callable[..., Any]]:
     """Return ``(name, class)`` for an agent reference."""
-    import olearn.agents  # noqa: F401  (registers the built-ins)
-
     if is_id(ref):
         ident = import_id(ref)
+        if ident not in agent_registry:
+            load_plugins()
         if ident not in agent_registry:
             raise unknown("agent", ident, sorted(agent_registry))
         return ident, agent_registry[ident].load()
     return ref, load_object(ref)
+
+
+def resolve_env(ref: str) -> tuple[str, Any, Any]:
+    """Return ``(name, vector_class_or_None, single_class)`` for an environment reference."""
+    import gymnasium as gym
+
+    if not is_id(ref):
+        cls = load_object(ref)
+        return ref, cls, cls
+    ident = import_id(ref)
+    if ident not in gym.registry:
+        load_plugins()
+    if ident not in gym.registry:
+        raise unknown("env", ident, sorted(gym.registry))
+    spec = gym.registry[ident]
+    vec, single = spec.vector_entry_point, spec.entry_point
+    return (ident, load_object(vec) if isinstance(vec, str) else vec,
+            load_object(single) if isinstance(single, str) else single)
 
 
 def check_kwargs(name: str, factory: Callable[..., Any], kwargs: dict[str, Any],
@@ -145,8 +193,13 @@ def check_kwargs(name: str, factory: Callable[..., Any], kwargs: dict[str, Any],
             raise SpecError(msg)
 
 
-def make_agent(ref: str, observation_space: Any, action_space: Any, **kwargs: Any) -> Any:
-    """Construct an agent from a reference, with its single-replicate spaces and keywords.
+def make_agent(ref: str, observation_space: Any, action_space: Any, *, label: str | None = None,
+               **kwargs: Any) -> Any:
+    """Build a batched agent from a reference, its single-replicate spaces and keywords.
+
+    Keywords are checked against the class's signature first; a single-replicate plug-in
+    (no ``vectorized = True``) comes wrapped in :class:`olearn.adapters.PerReplicateAgent`.
+    ``label`` names the agent in error messages.
 
     >>> import gymnasium as gym
     >>> agent = make_agent("olearn/LinUCB-v0", gym.spaces.Box(-1, 1, (3,)), gym.spaces.Discrete(2),
@@ -155,9 +208,62 @@ def make_agent(ref: str, observation_space: Any, action_space: Any, **kwargs: An
     0.5
     """
     name, cls = resolve_agent(ref)
-    check_kwargs(name, cls, kwargs)
-    try:
+    who = f"{label} ({name})" if label else name
+    check_kwargs(who, cls, kwargs)
+
+    def make() -> Any:
         return cls(observation_space, action_space, **kwargs)
+
+    try:
+        agent = make()
     except (TypeError, ValueError) as e:
-        msg = f"cannot build agent {name}: {e}"
+        msg = f"cannot build agent {who}: {e}"
+        raise SpecError(msg) from None
+    if getattr(cls, "vectorized", False):
+        return agent
+    from olearn.adapters import PerReplicateAgent
+
+    return PerReplicateAgent(make, first=agent)
+
+
+def make_env(ref: str, *, num_envs: int, device: Any = "cpu", kwargs: dict[str, Any] | None = None) -> Any:
+    """Build a batched environment of ``num_envs`` replicates from a reference.
+
+    A registered id uses its ``vector_entry_point`` when that is an olearn
+    :class:`~olearn.vector.BatchedEnv`; any other ``gymnasium.Env`` runs as one copy per
+    replicate (:class:`olearn.adapters.PerReplicateEnv`).
+
+    >>> env = make_env("olearn/SEA-v0", num_envs=2, kwargs={"dim": 3})
+    >>> env.num_envs, env.single_action_space.shape
+    (2, (3,))
+    """
+    import gymnasium as gym
+    import torch
+
+    from olearn.adapters import PerReplicateEnv
+    from olearn.vector import BatchedEnv
+
+    kwargs = dict(kwargs or {})
+    device = torch.device(device)
+    name, vec, single = resolve_env(ref)
+    if isinstance(vec, type) and issubclass(vec, BatchedEnv):
+        check_kwargs(name, vec, kwargs, skip=("num_envs", "device"))
+        return _build("env", name, lambda: vec(num_envs=num_envs, device=device, **kwargs))
+    if is_id(ref):
+        check_kwargs(name, single, kwargs)
+        make: Callable[[], Any] = lambda: gym.make(name, disable_env_checker=True, **kwargs)  # noqa: E731
+    elif isinstance(single, type) and issubclass(single, gym.Env):
+        check_kwargs(name, single, kwargs)
+        make = lambda: single(**kwargs)  # noqa: E731
+    else:
+        msg = f"{ref} is neither a gymnasium.Env nor an olearn BatchedEnv class"
+        raise SpecError(msg)
+    return _build("env", name, lambda: PerReplicateEnv(make, num_envs, device=device))
+
+
+def _build(kind: str, name: str, make: Callable[[], Any]) -> Any:
+    try:
+        return make()
+    except (TypeError, ValueError) as e:
+        msg = f"cannot build {kind} {name}: {e}"
         raise SpecError(msg) from None

@@ -24,11 +24,10 @@ from typing import Any
 import polars as pl
 import torch
 
-from olearn.adapters import PerReplicateAgent, make_env
 from olearn.device import resolve_device
 from olearn.errors import RunExistsError, SpecError
 from olearn.loop import LoopState, run_loop
-from olearn.registry import check_kwargs, resolve_agent
+from olearn.registry import make_agent, make_env
 from olearn.seeding import replicate_seeds
 from olearn.spec import RunSpec
 from olearn.trace import Recorder, TraceWriter, load, schedule
@@ -145,20 +144,17 @@ class _Progress:
             self._bar = None
 
 
-def build_agent(entry: Any, env: Any) -> Any:
-    """Build one agent of a spec for an env (single-replicate plug-ins get an adapter)."""
-    name, cls = resolve_agent(entry.id)
-    check_kwargs(name, cls, entry.kwargs)
+def build(spec: RunSpec, device: torch.device) -> dict[str, Any]:
+    """Build the env and every agent of ``spec`` (checking every kwarg) before any round runs.
+
+    Returns the agents by label; a typo in the last agent's kwargs fails here, not after the
+    first agent has run its whole horizon.
+    """
+    env = make_env(spec.env.id, num_envs=len(spec.replicate_ids), device=device,
+                   kwargs=spec.env.kwargs)
     obs_space, act_space = env.single_observation_space, env.single_action_space
-
-    def make() -> Any:
-        return cls(obs_space, act_space, **entry.kwargs)
-
-    try:
-        agent = make()
-    except (TypeError, ValueError) as e:
-        raise SpecError(f"cannot build agent {entry.label} ({name}): {e}") from None
-    return agent if getattr(cls, "vectorized", False) else PerReplicateAgent(make)
+    return {e.label: make_agent(e.id, obs_space, act_space, label=e.label, **e.kwargs)
+            for e in spec.agents}
 
 
 def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | None = None,
@@ -200,10 +196,12 @@ def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | N
     # the kernels split replicates over threads; under 64 a thread's wake-up costs more
     threads = _cpu_threads(cpu_threads, 1 if cpu_threads and len(spec.replicate_ids) < 64 else 0)
     try:
+        agents = build(spec, device)
         for entry in spec.agents:
             if meta["agents"].get(entry.label, {}).get("status") == "complete":
                 continue
-            meta["agents"][entry.label] = _run_agent(spec, entry, out, device, progress)
+            meta["agents"][entry.label] = _run_agent(spec, entry, agents[entry.label], out, device,
+                                                     progress)
             _write_meta(out, meta)
     except BaseException as e:
         if existed is not None and isinstance(e, SpecError) and not (out / "trace").exists():
@@ -251,11 +249,10 @@ def _cpu_threads(torch_threads: int, kernel_threads: int | None = None) -> tuple
     return old
 
 
-def _run_agent(spec: RunSpec, entry: Any, out: Path, device: torch.device,
+def _run_agent(spec: RunSpec, entry: Any, agent: Any, out: Path, device: torch.device,
                progress: _Progress) -> dict[str, Any]:
     ids = spec.replicate_ids
     env = make_env(spec.env.id, num_envs=len(ids), device=device, kwargs=spec.env.kwargs)
-    agent = build_agent(entry, env)
     ckpt = out / "checkpoints" / f"{entry.label}.pt"
     writer = TraceWriter(out / "trace" / f"agent={entry.label}")
     if ckpt.is_file():

@@ -94,7 +94,7 @@ def test_nan_between_recorded_rounds_names_the_interval():
 
 
 def test_env_without_oracle_is_refused_with_a_hint():
-    import olearn.envs.contextual as mod
+    import olearn.envs.bandits.contextual as mod
 
     class NoOracle(mod.ContextualBanditVector):
         def step(self, action):
@@ -103,4 +103,4 @@ def test_env_without_oracle_is_refused_with_a_hint():
 
     mod.NoOracle = NoOracle
     with pytest.raises(EnvError, match="neither 'regret' nor 'loss'"):
-        olearn.simulate(_spec(env={"id": "olearn.envs.contextual:NoOracle"}), quiet=True)
+        olearn.simulate(_spec(env={"id": "olearn.envs.bandits.contextual:NoOracle"}), quiet=True)

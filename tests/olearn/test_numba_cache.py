@@ -11,7 +11,7 @@ import importlib.util
 import pytest
 
 
-@pytest.mark.parametrize("name", ["olearn.envs.contextual_kernels", "olearn.agents.ridge_kernels"])
+@pytest.mark.parametrize("name", ["olearn.envs.bandits.contextual_kernels", "olearn.agents.bandits.ridge_kernels"])
 def test_only_the_olearn_module_caches_on_disk(name):
     mod = importlib.import_module(name)
     assert mod._CACHE is True
@@ -29,8 +29,8 @@ def test_a_second_process_loads_every_kernel_from_the_disk_cache():
 
     code = """
 import numpy as np
-from olearn.agents import ridge_kernels as rk
-from olearn.envs import contextual_kernels as ck
+from olearn.agents.bandits import ridge_kernels as rk
+from olearn.envs.bandits import contextual_kernels as ck
 rk.warm(11)
 prepare, pull = ck.compiled(False)
 x, mu = np.empty((1, 1, 3), np.float32), np.empty((1, 1, 2))

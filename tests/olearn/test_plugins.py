@@ -77,8 +77,8 @@ def test_bad_plugin_references(ref, message):
 
 
 def test_checks_catch_tensors_reused_across_rounds():
-    import olearn.envs.contextual as mod
-    from olearn.agents.linear import LinUCB
+    import olearn.envs.bandits.contextual as mod
+    from olearn.agents.bandits.linear import LinUCB
 
     class ReusedEnv(mod.ContextualBanditVector):
         def step(self, action):
@@ -94,8 +94,8 @@ def test_checks_catch_tensors_reused_across_rounds():
             return self._buf.copy_(action), info
 
     mod.ReusedEnv, mod.ReusedAgent = ReusedEnv, ReusedAgent
-    env_problems = check_env("olearn.envs.contextual:ReusedEnv", {"arms": 3, "dim": 2})
+    env_problems = check_env("olearn.envs.bandits.contextual:ReusedEnv", {"arms": 3, "dim": 2})
     assert len(env_problems) == 1 and "modified the reward tensor(s) returned in round 1" in env_problems[0]
-    agent_problems = check_agent("olearn.envs.contextual:ReusedAgent", "olearn/ContextualBandit-v0",
+    agent_problems = check_agent("olearn.envs.bandits.contextual:ReusedAgent", "olearn/ContextualBandit-v0",
                                  env_kwargs={"arms": 3, "dim": 2})
     assert len(agent_problems) == 1 and "modified the action tensor(s)" in agent_problems[0]

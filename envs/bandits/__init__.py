@@ -1,0 +1,1 @@
+"""Contextual-bandit environments: synthetic rewards and classification data sets as bandits."""

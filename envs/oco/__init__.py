@@ -1,0 +1,1 @@
+"""Online convex optimization environments: the SEA model (stochastically extended adversary)."""

@@ -1,0 +1,81 @@
+"""ContextualBandit-v0: the compiled (CPU) and torch paths agree; an out-of-range arm is refused."""
+
+import pytest
+import torch
+
+import olearn
+import olearn.envs.bandits.contextual as mod
+from olearn.errors import AgentError
+
+
+def _rollout(per_arm: bool, reward: str) -> list[torch.Tensor]:
+    env = mod.ContextualBanditVector(3, arms=4, dim=5, per_arm=per_arm, reward=reward)
+    obs, _ = env.reset(seed=[1, 2, 3])
+    out = [obs]
+    g = torch.Generator().manual_seed(0)
+    for _ in range(1100):  # crosses a block boundary (1024 or 512 rounds) in both layouts
+        obs, r, _, _, info = env.step(torch.randint(0, 4, (3,), generator=g))
+        out += [obs, r, *info["oracle"].values()]
+    return out
+
+
+@pytest.mark.parametrize(("per_arm", "reward"), [(False, "linear"), (False, "quadratic"),
+                                                 (True, "cosine"), (True, "linear")])
+def test_compiled_and_torch_paths_agree(monkeypatch, per_arm, reward):
+    """The CPU kernels and the torch operations (any device) compute the same env."""
+    host = _rollout(per_arm, reward)
+    monkeypatch.setattr(mod, "_compiled_on", lambda device: False)
+    device = _rollout(per_arm, reward)
+    for a, b in zip(host, device, strict=True):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        if a.dtype == torch.int64:   # the best arm (a tie would be a measure-zero event)
+            assert torch.equal(a, b)
+        else:                        # rounding only: norms and sums in another order
+            tol = 1e-6 if a.dtype == torch.float32 else 1e-12
+            torch.testing.assert_close(a, b, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("per_arm", [False, True])
+def test_a_rounds_observation_is_contiguous(per_arm):
+    """Blocks are round-major: a round's contexts are one slice, not a row per replicate."""
+    env = mod.ContextualBanditVector(4, arms=3, dim=5, per_arm=per_arm)
+    obs, _ = env.reset(seed=0)
+    for _ in range(3):
+        assert obs.is_contiguous()
+        obs, *_ = env.step(torch.zeros(4, dtype=torch.long))
+
+
+def test_an_arm_out_of_range_is_an_agent_error():
+    class Late:
+        vectorized = True
+
+        def __init__(self, observation_space, action_space):
+            self.t = 0
+
+        def reset(self, *, seeds, device):
+            pass
+
+        def act(self, obs):
+            self.t += 1
+            return torch.full((obs.shape[0],), 7 if self.t == 5 else 0), {}
+
+        def update(self, step):
+            pass
+
+    mod.Late = Late
+    spec = {"name": "late", "horizon": 10, "replicates": 2,
+            "env": {"id": "olearn/ContextualBandit-v0", "kwargs": {"arms": 3, "dim": 2}},
+            "agents": [{"label": "late", "id": "olearn.envs.bandits.contextual:Late"}]}
+    with pytest.raises(AgentError, match=r"round 5: action 7 of replicate 0 is outside Discrete\(3\)"):
+        olearn.simulate(spec, quiet=True)
+
+
+def test_a_float_or_out_of_range_action_is_refused_before_anything_is_written():
+    env = mod.ContextualBanditVector(2, arms=3, dim=2)
+    env.reset(seed=0)
+    for bad in (torch.tensor([0.0, 1.0]), torch.tensor([0, 3]), torch.tensor([-1, 0])):
+        with pytest.raises(IndexError):
+            env.step(bad)
+    assert env._t == 0   # no round was consumed
+    env.step(torch.tensor([0, 2]))
+    assert env._t == 1
