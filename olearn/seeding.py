@@ -85,7 +85,7 @@ def derive_many(seeds: Sequence[int], *names: str | int) -> list[int]:
     def hashmix(v: np.ndarray) -> np.ndarray:
         v = v ^ u32(const[0])
         const[0] = (const[0] * _MULT_A) & _MASK
-        v = v * u32(const[0])
+        v = np.multiply(v, u32(const[0]), dtype=u32)
         return v ^ (v >> u32(16))
 
     def mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -199,7 +199,7 @@ def _int(v: Any, name: str, low: int) -> None:
 
 
 def _known(d: dict[str, Any], cls: type, where: str) -> None:
-    allowed = list(cls.__dataclass_fields__)
+    allowed = [f.name for f in fields(cls)]
     for k in d:
         if k not in allowed:
             hint = difflib.get_close_matches(k, allowed, n=1)
