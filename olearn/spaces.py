@@ -3,7 +3,10 @@
 A domain knows how to project (Euclidean), test membership and report its diameter. The
 gymnasium spaces :class:`BallSpace` and :class:`SimplexSpace` are ``Box`` spaces whose
 ``contains`` and ``sample`` respect the true set, so ``check_env`` and the agent contract tests
-see valid points; agents read the geometry back with :func:`domain_of`.
+see valid points; agents read the geometry back with :func:`domain_of`. Their batch over
+replicates (what ``gymnasium.vector.utils.batch_space`` returns for them, so a batched env's
+``action_space``) is a :class:`BatchedDomainSpace`: one point of the set per row, sampled and
+tested row by row.
 :func:`ball_quadratic_min` solves ``min ½yᵀHy − bᵀy`` over a ball exactly (eigendecomposition
 plus a safeguarded secular-equation solve); the SEA environment's comparator and the
 exp-concave (online-Newton) projection both use it. Numerics in float64.
@@ -21,24 +24,35 @@ Examples
 from __future__ import annotations
 
 import math
+from copy import deepcopy
 from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium import spaces
+from gymnasium.vector.utils import batch_space
 from torch import Tensor
 
 from olearn.validation import check_choice
 
-__all__ = ["BallSpace", "Domain", "SimplexSpace", "ball_quadratic_min", "domain_of",
-           "project_simplex"]
+__all__ = ["BallSpace", "BatchedDomainSpace", "Domain", "SimplexSpace", "ball_quadratic_min",
+           "domain_of", "project_simplex"]
 
 TOL = 1e-6
 
 
 class BallSpace(spaces.Box):
-    """Euclidean ball ``{x : ‖x‖ ≤ radius}`` in ``R^dim`` as a gymnasium ``Box`` (float64)."""
+    """Euclidean ball ``{x : ‖x‖ ≤ radius}`` in ``R^dim`` as a gymnasium ``Box`` (float64).
+
+    Examples
+    --------
+    >>> space = BallSpace(2.0, 3, seed=0)
+    >>> bool(np.linalg.norm(space.sample()) <= 2.0), space.contains(np.array([2.0, 0.0, 0.0]))
+    (True, True)
+    >>> space.contains(np.array([2.0, 2.0, 0.0]))
+    False
+    """
 
     domain = "ball"
 
@@ -52,18 +66,42 @@ class BallSpace(spaces.Box):
         u = self.np_random.random() ** (1.0 / self.shape[0])
         return self.radius * u * z / max(np.linalg.norm(z), 1e-300)
 
+    def sample_rows(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` independent uniform points of the ball drawn from ``rng``, shape ``(n, dim)``."""
+        d = self.shape[0]
+        z = rng.standard_normal((n, d))
+        u = rng.random(n) ** (1.0 / d)
+        norms = np.maximum(np.linalg.norm(z, axis=1), 1e-300)
+        return (self.radius * u / norms)[:, None] * z
+
+    def inside(self, x: np.ndarray) -> np.ndarray:
+        """Per row of ``x`` (..., dim): ``‖x‖ ≤ radius·(1 + 1e-6)``."""
+        return np.linalg.norm(x, axis=-1) <= self.radius * (1 + TOL) + 1e-12
+
     def contains(self, x: Any) -> bool:
         """Shape, dtype and ``‖x‖ ≤ radius·(1 + 1e-6)``."""
         x = np.asarray(x)
         return (x.shape == self.shape and np.can_cast(x.dtype, self.dtype)
-                and bool(np.linalg.norm(x) <= self.radius * (1 + TOL) + 1e-12))
+                and bool(self.inside(x)))
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, BallSpace) and other.shape == self.shape
+                and other.radius == self.radius)
 
     def __repr__(self) -> str:
         return f"BallSpace(radius={self.radius}, dim={self.shape[0]})"
 
 
 class SimplexSpace(spaces.Box):
-    """Probability simplex in ``R^dim`` as a gymnasium ``Box`` on ``[0, 1]^dim`` (float64)."""
+    """Probability simplex in ``R^dim`` as a gymnasium ``Box`` on ``[0, 1]^dim`` (float64).
+
+    Examples
+    --------
+    >>> space = SimplexSpace(3, seed=0)
+    >>> x = space.sample()
+    >>> round(float(x.sum()), 12), space.contains(x), space.contains(np.full(3, 0.5))
+    (1.0, True, False)
+    """
 
     domain = "simplex"
 
@@ -74,14 +112,78 @@ class SimplexSpace(spaces.Box):
         """A uniform (Dirichlet(1)) point of the simplex."""
         return self.np_random.dirichlet(np.ones(self.shape[0]))
 
+    def sample_rows(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` independent uniform points of the simplex from ``rng``, shape ``(n, dim)``."""
+        return rng.dirichlet(np.ones(self.shape[0]), size=n)
+
+    def inside(self, x: np.ndarray) -> np.ndarray:
+        """Per row of ``x`` (..., dim): ``x ≥ −1e-6`` and ``|Σx − 1| ≤ 1e-6``."""
+        return (x >= -TOL).all(axis=-1) & (np.abs(x.sum(axis=-1) - 1.0) <= TOL)
+
     def contains(self, x: Any) -> bool:
         """Shape, dtype, ``x ≥ −1e-6`` and ``|Σx − 1| ≤ 1e-6``."""
         x = np.asarray(x)
         return (x.shape == self.shape and np.can_cast(x.dtype, self.dtype)
-                and bool((x >= -TOL).all()) and abs(float(x.sum()) - 1.0) <= TOL)
+                and bool(self.inside(x)))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SimplexSpace) and other.shape == self.shape
 
     def __repr__(self) -> str:
         return f"SimplexSpace(dim={self.shape[0]})"
+
+
+class BatchedDomainSpace(spaces.Box):
+    """``n`` points of a :class:`BallSpace` or :class:`SimplexSpace`, one a row: shape ``(n, dim)``.
+
+    What ``gymnasium.vector.utils.batch_space`` makes of those spaces (registered here), so a
+    batched environment's ``action_space.sample()`` holds a point of the set in every row (the
+    plain ``Box`` batch would sample the bounding cube) and ``contains`` tests every row with
+    the single space's test.
+
+    Examples
+    --------
+    >>> batched = batch_space(BallSpace(1.0, 3), 4)
+    >>> batched
+    BatchedDomainSpace(BallSpace(radius=1.0, dim=3), n=4)
+    >>> _ = batched.seed(0)
+    >>> x = batched.sample()
+    >>> x.shape, bool((np.linalg.norm(x, axis=1) <= 1.0).all()), batched.contains(x)
+    ((4, 3), True, True)
+    >>> batched.contains(np.ones((4, 3)))
+    False
+    """
+
+    def __init__(self, single: BallSpace | SimplexSpace, n: int, seed: Any = None) -> None:
+        if not (isinstance(n, int) and n >= 1):
+            msg = f"n (replicates) must be a positive integer, got {n!r}"
+            raise ValueError(msg)
+        super().__init__(np.tile(single.low, (n, 1)), np.tile(single.high, (n, 1)),
+                         dtype=single.dtype, seed=seed)
+        self.single, self.n = single, n
+
+    def sample(self, mask: Any = None, probability: Any = None) -> np.ndarray:
+        """One uniform point of the set per row."""
+        return self.single.sample_rows(self.np_random, self.n)
+
+    def contains(self, x: Any) -> bool:
+        """Shape ``(n, dim)``, dtype, and every row in the set."""
+        x = np.asarray(x)
+        return (x.shape == self.shape and np.can_cast(x.dtype, self.dtype)
+                and bool(self.single.inside(x).all()))
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, BatchedDomainSpace) and other.n == self.n
+                and other.single == self.single)
+
+    def __repr__(self) -> str:
+        return f"BatchedDomainSpace({self.single!r}, n={self.n})"
+
+
+@batch_space.register(BallSpace)
+@batch_space.register(SimplexSpace)
+def _batch_domain_space(space: BallSpace | SimplexSpace, n: int = 1) -> BatchedDomainSpace:
+    return BatchedDomainSpace(space, n, seed=deepcopy(space.np_random))
 
 
 def project_simplex(y: Tensor) -> Tensor:
