@@ -40,6 +40,8 @@ def _stack(values: list[Any], device: torch.device) -> Any:
 class PerReplicateEnv(BatchedEnv):
     """``R`` copies of a plain ``gymnasium.Env``, batched into tensors; resets a copy when done."""
 
+    metadata: dict[str, Any] = {**BatchedEnv.metadata}  # autoreset SAME_STEP: see step()
+
     def __init__(self, make: Callable[[], gym.Env], num_envs: int = 1, *,
                  device: str | torch.device = "cpu") -> None:
         super().__init__(num_envs, device=device, dtype="float64")

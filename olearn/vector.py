@@ -21,7 +21,14 @@ from torch import Tensor
 from olearn.device import resolve_device, resolve_dtype
 from olearn.seeding import derive, replicate_seeds
 
-__all__ = ["BatchedEnv", "single_view", "to_numpy"]
+__all__ = ["SAME_STEP", "BatchedEnv", "single_view", "to_numpy"]
+
+try:  # gymnasium >= 1.1 names the autoreset semantics in metadata["autoreset_mode"]
+    from gymnasium.vector import AutoresetMode
+
+    SAME_STEP: Any = AutoresetMode.SAME_STEP
+except ImportError:  # gymnasium 1.0: no enum yet
+    SAME_STEP = "SameStep"
 
 
 class BatchedEnv(gym.vector.VectorEnv):
@@ -32,9 +39,14 @@ class BatchedEnv(gym.vector.VectorEnv):
     ``reset(seed=int)`` seeds replicate ``r`` with ``replicate_seeds(seed, "env", [r])``;
     ``reset(seed=[s_0, ..., s_{R-1}])`` uses the given per-replicate seeds (what the engine does,
     so that replicate ``r`` of a large run equals a run of replicate ``r`` alone).
+
+    The engine calls ``reset`` once per run, never between rounds: a replicate whose episode
+    ends (``terminated | truncated``) is restarted within that same step, and the step returns
+    the new episode's first observation (``metadata["autoreset_mode"]`` is gymnasium's
+    ``AutoresetMode.SAME_STEP``). The built-in environments never end an episode.
     """
 
-    metadata: dict[str, Any] = {"render_modes": []}
+    metadata: dict[str, Any] = {"render_modes": [], "autoreset_mode": SAME_STEP}
 
     def __init__(self, num_envs: int = 1, *, device: str | torch.device = "cpu",
                  dtype: str | torch.dtype = "float32") -> None:

@@ -74,6 +74,15 @@ class ClassificationBanditVector(BatchedEnv):
     [1.0, 1.0]
     """
 
+    @classmethod
+    def _unit_test_kwargs(cls) -> list[dict[str, Any]]:
+        """Configurations the contract tests run: bundled data sets, both encodings, epochs."""
+        return [
+            {"dataset": "iris"},
+            {"dataset": "wine", "encoding": "disjoint"},
+            {"dataset": "digits", "max_rows": 12, "encoding": "disjoint"},   # 20 rounds: 2 epochs
+        ]
+
     def __init__(self, num_envs: int = 1, *, dataset: str = "digits", label: str | None = None,
                  encoding: Literal["shared", "disjoint"] = "shared", max_rows: int | None = None,
                  cache_dir: str | None = None, device: str | torch.device = "cpu",

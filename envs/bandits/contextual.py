@@ -79,6 +79,16 @@ class ContextualBanditVector(BatchedEnv):
     ['best_arm', 'expected_reward', 'regret']
     """
 
+    @classmethod
+    def _unit_test_kwargs(cls) -> list[dict[str, Any]]:
+        """Configurations the contract tests run: every reward, shared and per-arm contexts."""
+        return [
+            {"arms": 3, "dim": 4},
+            {"arms": 4, "dim": 3, "reward": "quadratic", "noise": 0.0},
+            {"arms": 2, "dim": 5, "reward": "cosine", "per_arm": True},
+            {"arms": 5, "dim": 2, "per_arm": True, "noise": 0.5, "dtype": "float64"},
+        ]
+
     def __init__(self, num_envs: int = 1, *, arms: int = 10, dim: int = 20,
                  per_arm: bool = False,
                  reward: Literal["linear", "quadratic", "cosine"] = "linear",

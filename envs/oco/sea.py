@@ -101,6 +101,25 @@ class SEAVector(BatchedEnv):
     -1.0
     """
 
+    @classmethod
+    def _unit_test_kwargs(cls) -> list[dict[str, Any]]:
+        """Configurations the contract tests run: both domains, every loss and regime."""
+        return [
+            {},
+            {"dim": 3, "domain": "simplex", "regime": "adversarial"},
+            {"dim": 3, "domain": "simplex", "loss": "quadratic", "regime": "drift",
+             "track_dynamic": True},
+            {"dim": 3, "loss": "quadratic", "regime": "corrupted", "budget": 3.0,
+             "noise": "uniform", "radius": 2.0},
+            {"dim": 2, "regime": "rom", "items": 7, "passes": "multi"},
+            {"dim": 3, "loss": "squared", "regime": "rom", "items": 30, "passes": "single",
+             "track_dynamic": True},
+            {"dim": 3, "loss": "squared", "regime": "drift", "sigma": 0.0},
+            {"dim": 3, "loss": "logistic", "regime": "adversarial", "switch_every": 5,
+             "sigma": 0.2},
+            {"dim": 4, "loss": "logistic", "regime": "iid", "items": 20},
+        ]
+
     def __init__(self, num_envs: int = 1, *, dim: int = 5,
                  domain: Literal["ball", "simplex"] = "ball", radius: float = 1.0,
                  loss: Literal["linear", "quadratic", "squared", "logistic"] = "linear",
