@@ -74,6 +74,11 @@ class PerReplicateEnv(BatchedEnv):
         info = {"oracle": _stack([i.get("oracle", {}) for i in infos], self.device),
                 "feedback": _stack([i.get("feedback", {}) for i in infos], self.device)}
         dev = self.device
+        for i, r in enumerate(results):
+            if isinstance(r[1], (str, bytes)) or not isinstance(r[1], (int, float, np.number)):
+                msg = (f"replicate {i}: the environment returned a reward of type "
+                       f"{type(r[1]).__name__} ({r[1]!r}); step must return a real number")
+                raise ValueError(msg)
         return (self._obs([r[0] for r in results]),
                 torch.tensor([float(r[1]) for r in results], dtype=torch.float64, device=dev),
                 torch.tensor([bool(r[2]) for r in results], device=dev),

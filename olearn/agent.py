@@ -22,8 +22,12 @@ class BatchedAgent:
     """
 
     vectorized: ClassVar[bool] = True
-    #: the ``act_info`` keys this agent returns, checked by the contract tests
+    #: the ``act_info`` keys this agent returns, checked by the contract tests; each one is a
+    #: float64 trace column (see olearn.trace) unless ``info_dtypes`` says otherwise
     info_keys: ClassVar[tuple[str, ...]] = ()
+    #: trace dtypes of ``act_info`` entries that are not float64 ("int64", "bool"), or ``None``
+    #: for an entry that is not one value per replicate (not recorded)
+    info_dtypes: ClassVar[dict[str, str | None]] = {}
 
     def __init__(self, observation_space: gym.Space, action_space: gym.Space) -> None:
         self.observation_space = observation_space
@@ -52,6 +56,10 @@ def discrete_arms(cls_name: str, action_space: gym.Space) -> int:
     """Number of arms of a ``Discrete`` action space, or an actionable error."""
     if not isinstance(action_space, gym.spaces.Discrete):
         msg = f"{cls_name} needs a Discrete action space, got {action_space}"
+        raise ValueError(msg)
+    if int(action_space.start) != 0:
+        msg = (f"{cls_name} plays arms 0..n-1 and needs Discrete(n) starting at 0, got "
+               f"{action_space}; shift the env's actions to start at 0")
         raise ValueError(msg)
     return int(action_space.n)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from olearn.errors import OlearnError
+from olearn.errors import OlearnError, UsageError
 
 
 def _fail(msg: str, code: int) -> None:
@@ -29,6 +29,8 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise   # click's own usage errors: exit 2 with click's message
         except OlearnError as e:
             _fail(str(e), e.exit_code)
         except KeyboardInterrupt:
@@ -78,20 +80,12 @@ def simulate(spec: str, out: str | None, force: bool, resume: bool, quiet: bool,
              sets: tuple[str, ...], **flags: Any) -> None:
     """Run the agents of SPEC (a TOML run spec) and write the trace."""
     from olearn.runner import simulate as run
-    from olearn.spec import RunSpec, apply_override, read_toml
+    from olearn.spec import RunSpec, apply_override, read_toml, resolve_files
 
-    data = read_toml(spec)
-    for key, value in flags.items():
-        if value is None:
-            continue
-        if key in ("record_every", "record_log"):
-            rec = data.setdefault("record", {})
-            rec.pop("every", None), rec.pop("log", None)
-            rec[key.removeprefix("record_")] = value
-        else:
-            data[key] = value
-    for assignment in sets:
-        apply_override(data, assignment)
+    data = resolve_files(read_toml(spec), Path(spec).parent)
+    _apply_command_line(data, {k: v for k, v in flags.items() if v is not None}, sets,
+                        apply_override)
+    resolve_files(data, Path.cwd())
     spec_obj = RunSpec.from_dict(data)
     result = run(spec_obj, out=out, force=force, resume=resume, quiet=quiet)
     plot_path = None
@@ -104,6 +98,38 @@ def simulate(spec: str, out: str | None, force: bool, resume: bool, quiet: bool,
     click.echo(f"trace: {result.out / 'trace'}")
     if plot_path is not None:
         click.echo(f"plot:  {plot_path}")
+
+
+def _apply_command_line(data: dict[str, Any], flags: dict[str, Any], sets: tuple[str, ...],
+                        apply_override: Callable[[dict[str, Any], str], None]) -> None:
+    """Put flags and ``--set`` overrides into the spec dict read from the file.
+
+    The command line wins over the file. A field given both by a flag and by ``--set``, or
+    ``record.every`` and ``record.log`` both given on the command line, is an error naming both;
+    ``--set`` of the same key twice: the later one wins. Setting one of ``record.every`` /
+    ``record.log`` on the command line replaces the other if the file had it.
+    """
+    set_keys = [a.partition("=")[0].strip() for a in sets]
+    fields = {key: key.replace("record_", "record.", 1) for key in flags}
+    for key, path in fields.items():
+        if path in set_keys:
+            flag = "--" + key.replace("_", "-")
+            raise UsageError(f"{flag} and --set {path}=... both set {path}; give only one")
+    given = {k for k in ("every", "log") if f"record.{k}" in set_keys or f"record.{k}" in
+             fields.values()}
+    if len(given) == 2:
+        raise UsageError("record.every and record.log are both given on the command line; "
+                         "record either every k-th round or N log-spaced rounds")
+    record = data.get("record")
+    if given and isinstance(record, dict):
+        record.pop({"every": "log", "log": "every"}[given.pop()], None)
+    for key, value in flags.items():
+        if key.startswith("record_"):
+            data.setdefault("record", {})[key.removeprefix("record_")] = value
+        else:
+            data[key] = value
+    for assignment in sets:
+        apply_override(data, assignment)
 
 
 def _print_summary(out: Path) -> None:
@@ -146,7 +172,10 @@ def show(run: str) -> None:
     """Summary table of a run: final regret per agent, rounds/s, status."""
     meta_path = Path(run) / "meta.json"
     if meta_path.is_file():
-        meta = json.loads(meta_path.read_text())
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise UsageError(f"{meta_path} is damaged (not valid JSON: {e})") from None
         click.echo(f"{meta.get('name')}  status={meta.get('status')}  device={meta.get('device')}  "
                    f"replicates={len(meta.get('replicates', []))}  seed={meta.get('seed')}")
     _print_summary(Path(run))

@@ -34,7 +34,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             msg = f"device {device!r} does not exist: {torch.cuda.device_count()} CUDA device(s) present"
             raise SpecError(msg)
-    elif dev.type != "cpu":
+    elif dev.type != "cpu" or dev.index is not None:
         msg = f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}"
         raise SpecError(msg)
     return dev

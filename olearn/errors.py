@@ -23,3 +23,7 @@ class AgentError(OlearnError):
 
 class RunExistsError(OlearnError):
     """The output directory already holds a run and neither --force nor --resume was given."""
+
+
+class UsageError(OlearnError):
+    """Conflicting or malformed command-line input, or a damaged run directory (exit code 2)."""

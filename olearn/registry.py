@@ -16,6 +16,7 @@ found too: an id unknown to the registries loads those entry points once and loo
 from __future__ import annotations
 
 import difflib
+import re
 import importlib
 import importlib.util
 import inspect
@@ -59,6 +60,24 @@ def register_agent(id: str, entry_point: str | Callable[..., Any], *,  # noqa: A
     agent_registry[id] = AgentSpec(id, entry_point, description)
 
 
+def where(exc: BaseException) -> str:
+    """``file:line`` of the innermost frame of ``exc``'s traceback outside olearn, or ``""``."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = str(Path(__file__).resolve().parents[1])
+    outside = [f for f in frames if not str(Path(f.filename).resolve()).startswith(ours)
+               and "importlib" not in f.filename]
+    frame = (outside or frames or [None])[-1]
+    return f"{frame.filename}:{frame.lineno}" if frame is not None else ""
+
+
+def plugin_failure(what: str, exc: BaseException) -> SpecError:
+    """A one-line error for a plug-in that raised: what failed, the exception, and where."""
+    at = where(exc)
+    return SpecError(f"{what}: {type(exc).__name__}: {exc}" + (f" (at {at})" if at else ""))
+
+
 def _import_file(path: str) -> Any:
     p = Path(path)
     if not p.is_file():
@@ -68,10 +87,16 @@ def _import_file(path: str) -> Any:
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, p)
-    assert spec is not None and spec.loader is not None
+    if spec is None or spec.loader is None:
+        msg = f"plug-in file {path!r} is not a Python module"
+        raise SpecError(msg)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # noqa: BLE001 - any error of a user's file is bad input
+        del sys.modules[name]
+        raise plugin_failure(f"plug-in file {path} failed to import", e) from None
     return module
 
 
@@ -79,8 +104,12 @@ def import_module(name: str) -> Any:
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as e:
-        msg = f"cannot import module {name!r} ({e}); is it installed or on PYTHONPATH?"
-        raise SpecError(msg) from None
+        if e.name is not None and name.startswith(e.name):
+            msg = f"cannot import module {name!r} ({e}); is it installed or on PYTHONPATH?"
+            raise SpecError(msg) from None
+        raise plugin_failure(f"module {name} failed to import", e) from None
+    except Exception as e:  # noqa: BLE001 - any error of a user's module is bad input
+        raise plugin_failure(f"module {name} failed to import", e) from None
 
 
 def load_object(ref: str) -> Any:
@@ -99,9 +128,17 @@ def load_object(ref: str) -> Any:
         raise SpecError(msg) from None
 
 
+_ID = re.compile(r"^(?:[\w.-]+/)?[\w.-]+-v\d+$")
+
+
 def is_id(ref: str) -> bool:
-    """A registered-style id (``ns/Name-vN``) rather than a ``module:Class`` reference."""
-    return "/" in ref.rpartition(":")[2] and not ref.endswith(".py")
+    """A registered-style id (``ns/Name-vN``, ``Name-vN``, optionally ``pkg:`` first) rather than a
+    ``module:Class`` reference.
+
+    >>> is_id("olearn/SEA-v0"), is_id("CartPole-v1"), is_id("mypkg:my/Env-v2"), is_id("m:Class")
+    (True, True, True, False)
+    """
+    return not ref.endswith(".py") and bool(_ID.match(ref.rpartition(":")[2]))
 
 
 def import_id(ref: str) -> str:
@@ -219,6 +256,8 @@ def make_agent(ref: str, observation_space: Any, action_space: Any, *, label: st
     except (TypeError, ValueError) as e:
         msg = f"cannot build agent {who}: {e}"
         raise SpecError(msg) from None
+    except Exception as e:  # noqa: BLE001 - whatever a plug-in raises, it is bad input here
+        raise plugin_failure(f"cannot build agent {who}", e) from None
     if getattr(cls, "vectorized", False):
         return agent
     from olearn.adapters import PerReplicateAgent
@@ -264,6 +303,10 @@ def make_env(ref: str, *, num_envs: int, device: Any = "cpu", kwargs: dict[str, 
 def _build(kind: str, name: str, make: Callable[[], Any]) -> Any:
     try:
         return make()
+    except SpecError:
+        raise
     except (TypeError, ValueError) as e:
         msg = f"cannot build {kind} {name}: {e}"
         raise SpecError(msg) from None
+    except Exception as e:  # noqa: BLE001 - whatever a plug-in raises, it is bad input here
+        raise plugin_failure(f"cannot build {kind} {name}", e) from None

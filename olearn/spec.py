@@ -19,7 +19,7 @@ from typing import Any
 
 from olearn.errors import SpecError
 
-__all__ = ["AgentEntry", "EnvEntry", "RecordSpec", "RunSpec", "apply_override"]
+__all__ = ["AgentEntry", "EnvEntry", "RecordSpec", "RunSpec", "apply_override", "resolve_files"]
 
 _LABEL = re.compile(r"^[A-Za-z0-9_.+-]+$")
 
@@ -74,10 +74,11 @@ class RunSpec:
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_toml(cls, path: str | Path, overrides: list[str] | None = None) -> RunSpec:
-        data = read_toml(path)
+        """Read a spec file; ``file.py:Class`` references in it resolve against its folder."""
+        data = resolve_files(read_toml(path), Path(path).parent)
         for o in overrides or []:
             apply_override(data, o)
-        return cls.from_dict(data)
+        return cls.from_dict(resolve_files(data, Path.cwd()))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSpec:
@@ -121,6 +122,10 @@ class RunSpec:
         _int(self.first_replicate, "first_replicate", 0)
         _int(self.seed, "seed", 0)
         _int(self.delay, "delay", 0)
+        if self.delay >= self.horizon:
+            msg = (f"delay ({self.delay}) must be below horizon ({self.horizon}): with it no "
+                   "feedback would reach the agent; lower delay or raise horizon")
+            raise SpecError(msg)
         _int(self.threads, "threads", 0)
         if not isinstance(self.name, str) or not _LABEL.match(self.name):
             raise SpecError(f"name must be letters, digits, '_', '.', '+' or '-', got {self.name!r}")
@@ -190,6 +195,37 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         msg = f"{path}: malformed TOML: {e}"
         raise SpecError(msg) from None
+
+
+def _resolve_ref(ref: Any, base: Path) -> Any:
+    """``path.py:Name`` with a relative path -> absolute: under ``base`` if the file is there,
+    else under the current directory; anything else unchanged."""
+    if not isinstance(ref, str):
+        return ref
+    path, sep, attr = ref.rpartition(":")
+    if not sep or not path.endswith(".py") or Path(path).is_absolute():
+        return ref
+    for root in (base, Path.cwd()):
+        if (root / path).is_file():
+            return f"{(root / path).resolve()}:{attr}"
+    return f"{(base / path).resolve()}:{attr}"
+
+
+def resolve_files(data: dict[str, Any], base: str | Path) -> dict[str, Any]:
+    """Make the ``file.py:Class`` ids of a spec dict absolute (in place; returns ``data``).
+
+    A relative path resolves against ``base`` (the spec file's folder) when the file is there,
+    else against the current directory, so a spec runs the same from any folder and the
+    resolved spec written to ``OUT/spec.toml`` can be re-run or resumed from anywhere.
+    """
+    base = Path(base)
+    env = data.get("env")
+    if isinstance(env, dict) and "id" in env:
+        env["id"] = _resolve_ref(env["id"], base)
+    for agent in data.get("agents") or []:
+        if isinstance(agent, dict) and "id" in agent:
+            agent["id"] = _resolve_ref(agent["id"], base)
+    return data
 
 
 def _int(v: Any, name: str, low: int) -> None:

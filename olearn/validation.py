@@ -27,21 +27,21 @@ def check_choice(name: str, value: Any, allowed: Iterable[Any]) -> None:
 
 def check_number(name: str, value: Any, *, low: float = float("-inf"), strict: bool = False,
                  high: float = float("inf")) -> float:
-    """Validate a real hyperparameter: a number in ``[low, high]`` (``(low, high]`` if strict).
+    """Validate a real hyperparameter: a finite number in ``[low, high]`` (``(low, high]`` if strict).
 
     >>> check_number("alpha", "big", low=0.0)
     Traceback (most recent call last):
     ...
-    ValueError: alpha must be a number >= 0.0, got 'big'
+    ValueError: alpha must be a finite number >= 0.0, got 'big'
     """
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if ok:
         ok = (value > low if strict else value >= low) and value <= high
     if not ok:
         bound = f"> {low}" if strict else f">= {low}"
         if high != float("inf"):
             bound = f"in {'(' if strict else '['}{low}, {high}]"
-        msg = f"{name} must be a number {bound}, got {value!r}"
+        msg = f"{name} must be a finite number {bound}, got {value!r}"
         raise ValueError(msg)
     return float(value)
 

@@ -58,7 +58,7 @@ def test_flags_and_set_override_the_spec(spec):
     (["--set", "env.id='olearn/ContextualBandt-v0'"], "did you mean 'olearn/ContextualBandit-v0'"),
     (["--set", "agents.linucb.id='olearn/LinUBC-v0'"], "did you mean 'olearn/LinUCB-v0'"),
     (["--set", "agents.linucb.kwargs.alpah=1"], "unknown keyword 'alpah' for linucb (olearn/LinUCB-v0); did you mean 'alpha'"),
-    (["--set", "agents.linucb.kwargs.alpha=-1"], "alpha must be a number >= 0.0, got -1"),
+    (["--set", "agents.linucb.kwargs.alpha=-1"], "alpha must be a finite number >= 0.0, got -1"),
     (["--set", "env.kwargs.arms='many'"], "arms must be an integer >= 2"),
     (["--replicates", "0"], "replicates must be a positive integer"),
     (["--device", "tpu"], "device must be"),

@@ -1,0 +1,161 @@
+"""Hostile and careless command-line input: each case fails with one line and exit code 2.
+
+Each test is written as the failing case of the reliability review (issue 13), so the list of
+inputs that once slipped through sits in one place.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from olearn.cli import main
+
+SPEC = """
+name = "rel"
+horizon = 60
+replicates = 2
+[record]
+every = 5
+[env]
+id = "olearn/ContextualBandit-v0"
+kwargs = { arms = 3, dim = 4 }
+[[agents]]
+label = "linucb"
+id = "olearn/LinUCB-v0"
+"""
+
+TWO_ARMS = """
+import gymnasium as gym, numpy as np
+
+class TwoArms(gym.Env):
+    def __init__(self, reward="0.5"):
+        self.observation_space = gym.spaces.Box(0.0, 1.0, (1,), dtype=np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+        self.reward = reward
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.ones(1, dtype=np.float32), {}
+    def step(self, action):
+        info = {"oracle": {"regret": 0.0}}
+        return np.ones(1, dtype=np.float32), self.reward, False, False, info
+"""
+
+
+@pytest.fixture
+def spec(tmp_path) -> Path:
+    p = tmp_path / "spec.toml"
+    p.write_text(SPEC)
+    return p
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def one_line(res, code: int, *needles: str) -> str:
+    assert res.exit_code == code, res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), res.output
+    assert "Traceback" not in res.output
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+# --- item 7: no silent precedence -------------------------------------------------------------
+def test_a_flag_and_a_set_of_the_same_field_conflict(spec):
+    res = run("simulate", spec, "--out", "o", "-q", "--set", "horizon=200", "--horizon", "300")
+    one_line(res, 2, "--horizon", "--set horizon", "give only one")
+    assert not Path("o").exists()
+
+
+def test_record_every_and_log_on_the_command_line_conflict(spec):
+    res = run("simulate", spec, "--out", "o", "-q", "--record-log", "20", "--record-every", "5")
+    one_line(res, 2, "record.every and record.log")
+    res = run("simulate", spec, "--out", "o", "-q", "--set", "record.log=20", "--record-every", "5")
+    one_line(res, 2, "record.every and record.log")
+
+
+@pytest.mark.parametrize("args", [["--set", "record.log=20"], ["--record-log", "20"]])
+def test_log_on_the_command_line_replaces_every_of_the_file(spec, args):
+    res = run("simulate", spec, "--out", "o", "-q", "--no-plot", *args)
+    assert res.exit_code == 0, res.output
+    record = tomllib.loads(Path("o/spec.toml").read_text())["record"]
+    assert record == {"log": 20}
+
+
+def test_the_later_of_two_sets_wins(spec):
+    res = run("simulate", spec, "--out", "o", "-q", "--no-plot", "--set", "horizon=40",
+              "--set", "horizon=50")
+    assert res.exit_code == 0, res.output
+    assert tomllib.loads(Path("o/spec.toml").read_text())["horizon"] == 50
+
+
+# --- item 8: accepted silently ----------------------------------------------------------------
+@pytest.mark.parametrize(("args", "needles"), [
+    (["--set", "agents.linucb.kwargs.alpha=inf"], ["alpha must be a finite number", "inf"]),
+    (["--set", "agents.linucb.kwargs.alpha=nan"], ["alpha must be a finite number"]),
+    (["--delay", "60"], ["delay (60) must be below horizon (60)"]),
+    (["--device", "cpu:1"], ["device must be", "cpu:1"]),
+])
+def test_bad_values_are_refused_before_the_run(spec, args, needles):
+    one_line(run("simulate", spec, "--out", "o", "-q", *args), 2, *needles)
+    assert not Path("o").exists()
+
+
+def test_a_string_reward_from_a_plug_in_fails_the_run(spec, tmp_path):
+    (tmp_path / "two_arms.py").write_text(TWO_ARMS)
+    res = run("simulate", spec, "--out", "o", "-q", "--no-plot", "--set",
+              "env.id='two_arms.py:TwoArms'", "--set", "env.kwargs={}")
+    assert res.exit_code != 0
+    assert "reward of type str" in res.output, res.output
+
+
+# --- item 9: plug-in files resolve against the spec's folder -----------------------------------
+def test_a_relative_plug_in_path_resolves_against_the_spec_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "two_arms.py").write_text(TWO_ARMS)
+    (folder / "spec.toml").write_text(SPEC.replace('"olearn/ContextualBandit-v0"', '"two_arms.py:TwoArms"')
+                                      .replace("kwargs = { arms = 3, dim = 4 }", "kwargs = { reward = 0.5 }"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    res = run("simulate", folder / "spec.toml", "--out", "o", "-q", "--no-plot")
+    assert res.exit_code == 0, res.output
+    env_id = tomllib.loads(Path("o/spec.toml").read_text())["env"]["id"]
+    assert env_id == f"{(folder / 'two_arms.py').resolve()}:TwoArms"
+    monkeypatch.chdir(tmp_path)   # the written spec runs from anywhere
+    res = run("simulate", elsewhere / "o" / "spec.toml", "--out", "again", "-q", "--no-plot")
+    assert res.exit_code == 0, res.output
+
+
+# --- item 12: gymnasium ids without a namespace --------------------------------------------------
+def test_a_gymnasium_id_without_namespace_is_an_id():
+    res = run("check", "env", "CartPole-v1")
+    assert "expected 'module:Class'" not in res.output
+    assert "unknown env" not in res.output
+
+
+# --- item 6: one exit-code rule ----------------------------------------------------------------
+def test_a_key_without_value_is_a_usage_error():
+    res = run("check", "env", "olearn/ContextualBandit-v0", "--kw", "arms")
+    assert res.exit_code == 2 and "key=value" in res.output and "run failed" not in res.output
+
+
+def test_a_plug_in_that_fails_to_import_is_bad_input_with_its_file_and_line(spec, tmp_path):
+    (tmp_path / "broken.py").write_text("x = 1\nraise RuntimeError('boom at import')\n")
+    res = run("simulate", spec, "--out", "o", "-q", "--set", "env.id='broken.py:Env'")
+    line = one_line(res, 2, "failed to import", "RuntimeError: boom at import")
+    assert "broken.py:2" in line
+    assert not Path("o").exists()
+
+
+def test_a_damaged_meta_json_is_named(spec):
+    assert run("simulate", spec, "--out", "o", "-q", "--no-plot").exit_code == 0
+    Path("o/meta.json").write_text("{not json")
+    one_line(run("show", "o"), 2, "o/meta.json", "damaged")
