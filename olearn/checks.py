@@ -109,9 +109,9 @@ def space_problem(space: gym.Space, value: Any, where: str = "") -> str | None:
     if type(space) is spaces.Box and x.dtype.kind in "biuf":
         out = (x < space.low) | (x > space.high)
         if out.any():
-            i = tuple(int(j) for j in np.argwhere(out)[0])
-            lo, hi = space.low[i], space.high[i]
-            return f"{at} has {x[i]:.6g} outside the bounds [{lo:.6g}, {hi:.6g}]"
+            pos = tuple(int(j) for j in np.argwhere(out)[0])
+            lo, hi = space.low[pos], space.high[pos]
+            return f"{at} has {x[pos]:.6g} outside the bounds [{lo:.6g}, {hi:.6g}]"
     if x.size <= 8:
         return f"{at} {x.tolist()} is not in {space}"
     return f"{at} is not in {space}"

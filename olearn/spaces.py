@@ -281,7 +281,8 @@ def domain_of(space: gym.Space, who: str = "agent") -> Domain:
         raise ValueError(msg)
     dim = int(space.shape[0])
     if kind == "ball":
-        return Domain("ball", dim=dim, radius=float(space.radius))
+        radius = space.radius  # type: ignore[attr-defined]  # a "ball" Box carries its radius
+        return Domain("ball", dim=dim, radius=float(radius))
     if kind == "simplex":
         return Domain("simplex", dim=dim)
     if not (np.isfinite(space.low).all() and np.isfinite(space.high).all()):
