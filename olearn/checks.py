@@ -18,7 +18,6 @@ from gymnasium import spaces
 from gymnasium.vector.utils import iterate
 from torch import Tensor
 
-from olearn.errors import OlearnError
 from olearn.loop import action_problem
 from olearn.registry import make_agent, make_env
 from olearn.seeding import replicate_seeds
@@ -252,10 +251,7 @@ def check_env(ref: str, kwargs: dict[str, Any] | None = None, *, rounds: int = 2
     """
     kwargs = kwargs or {}
     r = _R
-    try:
-        env = make_env(ref, num_envs=r, device=_CPU, kwargs=kwargs)
-    except OlearnError as e:
-        return [str(e)]
+    env = make_env(ref, num_envs=r, device=_CPU, kwargs=kwargs)   # bad input raises SpecError
     problems = _spaces_problems(env)
     if problems:
         return problems
@@ -316,6 +312,14 @@ def _steps(env: Any, seeds: list[int], actions: list[Tensor]) -> list[str]:
         problem = _observation_problem(obs, obs_space, r, f"round {t}")
         if problem:
             return [problem]
+        if reward.is_floating_point() and not bool(reward.isfinite().all()):
+            i = int((~reward.isfinite()).nonzero()[0, 0])
+            return [f"round {t}: the reward of replicate {i} is {float(reward[i])}; rewards must "
+                    "be finite"]
+        bad = [name for name, x in _named("obs", obs).items() if isinstance(x, Tensor)
+               and x.is_floating_point() and not bool(x.isfinite().all())]
+        if bad:
+            return [f"round {t}: the {bad[0]} holds NaN or inf; observations must be finite"]
         oracle = info.get("oracle") if isinstance(info, dict) else None
         if not isinstance(oracle, dict):
             return ["info must contain an 'oracle' dict with 'regret' or 'loss' + "
@@ -354,12 +358,10 @@ def check_agent(ref: str, env: str, *, env_kwargs: dict[str, Any] | None = None,
 
     problems: list[str] = []
     r = _R
-    try:
-        envs = [make_env(env, num_envs=r, device=_CPU, kwargs=env_kwargs or {}) for _ in range(2)]
-        agent = make_agent(ref, envs[0].single_observation_space, envs[0].single_action_space,
-                           **dict(kwargs or {}))
-    except OlearnError as e:
-        return [str(e)]
+    # bad input (unknown id, keyword or value) raises SpecError: it is not a failed check
+    envs = [make_env(env, num_envs=r, device=_CPU, kwargs=env_kwargs or {}) for _ in range(2)]
+    agent = make_agent(ref, envs[0].single_observation_space, envs[0].single_action_space,
+                       **dict(kwargs or {}))
     keys = getattr(agent, "info_keys", None)
     space = envs[0].single_action_space
 

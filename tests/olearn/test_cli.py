@@ -104,4 +104,4 @@ def test_listing_and_checks():
     res = run("check", "agent", "olearn/LinTS-v0", "--env", "olearn/ContextualBandit-v0")
     assert res.exit_code == 0 and "all checks passed" in res.output
     res = run("check", "agent", "olearn/Nope-v0", "--env", "olearn/ContextualBandit-v0")
-    assert res.exit_code == 1 and "unknown agent id" in res.output
+    assert res.exit_code == 2 and "unknown agent id" in res.output

@@ -142,6 +142,17 @@ def test_a_gymnasium_id_without_namespace_is_an_id():
 
 
 # --- item 6: one exit-code rule ----------------------------------------------------------------
+@pytest.mark.parametrize("args", [
+    ["check", "env", "olearn/Nope-v0"],
+    ["check", "env", "olearn/ContextualBandit-v0", "--kw", "armz=3"],
+    ["check", "agent", "olearn/Nope-v0", "--env", "olearn/ContextualBandit-v0"],
+    ["check", "agent", "olearn/LinUCB-v0", "--env", "olearn/ContextualBandit-v0", "--kw", "alpah=1"],
+])
+def test_check_with_an_unknown_id_or_keyword_is_bad_input(args):
+    one_line(run(*args), 2)
+
+
+
 def test_a_key_without_value_is_a_usage_error():
     res = run("check", "env", "olearn/ContextualBandit-v0", "--kw", "arms")
     assert res.exit_code == 2 and "key=value" in res.output and "run failed" not in res.output
@@ -159,3 +170,36 @@ def test_a_damaged_meta_json_is_named(spec):
     assert run("simulate", spec, "--out", "o", "-q", "--no-plot").exit_code == 0
     Path("o/meta.json").write_text("{not json")
     one_line(run("show", "o"), 2, "o/meta.json", "damaged")
+
+
+# --- item 11: olearn check names what is wrong ---------------------------------------------------
+NAN_ENV = """
+import gymnasium as gym, numpy as np
+
+class NanAtOne(gym.Env):
+    def __init__(self, where="reward"):
+        self.observation_space = gym.spaces.Box(-1.0, 1.0, (1,), dtype=np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+        self.where = where
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(1, dtype=np.float32), {}
+    def step(self, action):
+        obs = np.full(1, np.nan if self.where == "obs" else 0.0, dtype=np.float32)
+        reward = float("nan") if self.where == "reward" else 0.0
+        if self.where == "raise":
+            raise RuntimeError("step exploded")
+        return obs, reward, False, False, {"oracle": {"regret": 0.0}}
+"""
+
+
+@pytest.mark.parametrize(("where", "needle"), [
+    ("reward", "round 1: the reward of replicate 0 is nan"),
+    ("obs", "round 1"),
+    ("raise", "step exploded"),
+])
+def test_check_env_names_nan_and_raising_steps(tmp_path, where, needle):
+    (tmp_path / "nan_env.py").write_text(NAN_ENV)
+    res = run("check", "env", f"{tmp_path / 'nan_env.py'}:NanAtOne", "--kw", f"where='{where}'")
+    assert res.exit_code == 1, res.output
+    assert needle in res.output and "deterministic" not in res.output, res.output
