@@ -203,3 +203,25 @@ def test_check_env_names_nan_and_raising_steps(tmp_path, where, needle):
     res = run("check", "env", f"{tmp_path / 'nan_env.py'}:NanAtOne", "--kw", f"where='{where}'")
     assert res.exit_code == 1, res.output
     assert needle in res.output and "deterministic" not in res.output, res.output
+
+
+# --- item 10: Discrete(n, start=k) --------------------------------------------------------------
+SHIFTED = """
+import gymnasium as gym, numpy as np
+
+class Shifted(gym.Env):
+    def __init__(self):
+        self.observation_space = gym.spaces.Box(-1.0, 1.0, (2,), dtype=np.float32)
+        self.action_space = gym.spaces.Discrete(3, start=1)
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2, dtype=np.float32), {}
+    def step(self, action):
+        return np.zeros(2, dtype=np.float32), 0.0, False, False, {"oracle": {"regret": 0.0}}
+"""
+
+
+def test_built_in_agents_refuse_a_discrete_space_not_starting_at_zero(tmp_path):
+    (tmp_path / "shifted.py").write_text(SHIFTED)
+    res = run("check", "agent", "olearn/LinUCB-v0", "--env", f"{tmp_path / 'shifted.py'}:Shifted")
+    one_line(res, 2, "Discrete(n) starting at 0", "start=1")
