@@ -1,23 +1,23 @@
-"""Compiled (numba) CPU kernels of :class:`~olearn.agents.bandits.ridge.BatchedRidge`.
+"""Compiled (numba) CPU kernels of :class:`~olearn.agents.bandits.ridge_compiled.CompiledRidge`.
 
 On a CPU a round of a batched ridge model is memory-bound: LinUCB's widths read every arm's
-``A⁻¹`` of every replicate, 256 × 10 × 20² float64 = 8 MB per round in the linear-CB
-benchmark. These kernels halve that by storing each ``A⁻¹`` packed (its upper triangle,
-row by row, ``P = d(d+1)/2`` numbers; the rank-one updates keep it exactly symmetric), and
-``scores`` fuses a round's reading into one pass: means, squared widths, scores and the
-argmax of every arm of every replicate, with no temporaries. It also makes the previous
-round's update (which :class:`~olearn.agents.bandits.ridge.BatchedRidge` defers until the next
-scoring): one parallel region a round instead of two, and a replicate's models are read
-while still in cache from its update.
+``A⁻¹`` of every replicate. These kernels halve those bytes by storing each ``A⁻¹`` packed
+(its upper triangle, row by row, ``P = d(d+1)/2`` numbers; the rank-one updates keep it
+exactly symmetric), and ``scores`` fuses a round's reading into one pass: means, squared
+widths, scores and the argmax of every arm of every replicate, with no temporaries. It also
+makes the previous round's update (which the backend defers until the next scoring): one
+parallel region a round instead of two, and a replicate's models are read while still in
+cache from its update.
 
 ``d`` is a compile-time constant (one compiled set per ``d``, cached on disk), so loops
 have known lengths. Each kernel is a single variant, parallel over replicates: the same
 machine code computes a replicate's numbers whatever R and the thread count, so replicate r
 run alone matches replicate r of a batch bit for bit. Learning is strict IEEE arithmetic in
 one function for both entry points (the state evolves identically on any CPU, deferred or
-not); ``scores`` lets the compiler reassociate its dot
-products into vector lanes (1.7× faster; the order is fixed when compiled, so another CPU may
-round the scores differently in the last bits).
+not); ``scores`` lets the compiler reassociate its dot products into vector lanes (the order
+is fixed when compiled, so another CPU may round the scores differently in the last bits).
+The parallel kernels take a thread limit (0: none) under the calling thread's numba thread
+count, which they restore on return.
 
 Layouts: ``ap`` (R, M, P) packed ``A⁻¹``; ``theta`` (R, M, d); contexts shared ``x`` (R, d)
 with ``M = K`` models, or per arm ``x`` (R, K, d) with ``M = K`` or ``M = 1``.
@@ -32,11 +32,11 @@ Examples
 >>> mean, w2, score, best = (np.empty((1, 2)), np.empty((1, 2)), np.empty((1, 2)),
 ...                          np.empty(1, dtype=np.int64))
 >>> kernels.scores(ap, theta, *no_update, x, 1.0, np.array([[1.0, 2.0]]),
-...                mean, w2, score, best, True)
+...                mean, w2, score, best, True, 0)
 >>> w2.tolist(), score.tolist(), best.tolist()
 ([[9.0, 9.0]], [[3.0, 6.0]], [1])
 >>> kernels.scores(ap, theta, np.array([1]), x, np.array([9.0]), x, 1.0, np.ones((1, 2)),
-...                mean, w2, score, best, True)   # first learns y = 9 at x for model 1
+...                mean, w2, score, best, True, 1)   # first learns y = 9 at x for model 1
 >>> mean.tolist(), best.tolist()
 ([[0.0, 8.1]], [1])
 """
@@ -49,6 +49,7 @@ from typing import Any, NamedTuple
 
 import numba
 import numpy as np
+from llvmlite import ir
 from numba import types
 from numba import uint64 as U
 from numba.core import cgutils
@@ -101,7 +102,7 @@ def _learn(a, th, xr, y, dim):
     ``dim`` arrives as a compile-time constant (the callers' closure variable), so the loops
     have known lengths and ``A⁻¹x`` lives in a stack buffer. A module-level function, not a
     closure: a compiled function that closes over another is never found in numba's disk
-    cache (it was compiled anew in every process, ~6 s).
+    cache, and would be compiled anew in every process.
     """
     d = U(dim)
     u = numba.carray(_stack_array(dim), dim)      # u = A⁻¹x from the upper triangle
@@ -134,6 +135,47 @@ def _learn(a, th, xr, y, dim):
         q += d - i
 
 
+@intrinsic
+def _get_threads(typingctx: Any) -> Any:
+    """The calling thread's numba thread count, called by symbol name.
+
+    ``numba.get_num_threads`` and ``set_num_threads`` reach the threading layer through ctypes
+    pointers, which keep a kernel out of numba's disk cache; numba's own parallel loops call
+    these symbols by name, as these intrinsics do. Launching numba's threads registers them.
+    """
+    numba.get_num_threads()
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        fnty = ir.FunctionType(ir.IntType(types.intp.bitwidth), [])   # as numba declares it
+        return builder.call(cgutils.get_or_insert_function(builder.module, fnty,
+                                                           "get_num_threads"), [])
+
+    return types.intp(), codegen
+
+
+@intrinsic
+def _set_threads(typingctx: Any, n: Any) -> Any:
+    """Set the calling thread's numba thread count to ``n`` (1 to the launched threads)."""
+    numba.get_num_threads()
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(32)])
+        builder.call(cgutils.get_or_insert_function(builder.module, fnty, "set_num_threads"),
+                     [builder.trunc(args[0], ir.IntType(32))])
+        return context.get_dummy_value()
+
+    return types.none(types.intp), codegen
+
+
+@numba.njit(cache=_CACHE, nogil=True)
+def _limit_threads(limit):
+    """Lower the calling thread's numba thread count to ``limit`` (0: leave it); the old count."""
+    old = _get_threads()
+    if 0 < limit < old:
+        _set_threads(limit)
+    return old
+
+
 @numba.njit(cache=_CACHE, nogil=True)
 def first_bad(model, n_mod):
     """-1, or the first ``r`` whose ``model[r]`` is outside ``[0, n_mod)``; serial."""
@@ -147,41 +189,47 @@ def first_bad(model, n_mod):
 def compiled(dim: int) -> Kernels:
     """The kernels for ``dim`` features; ``scores`` and ``update`` parallel over replicates.
 
-    ``update(ap, theta, model, x, y)`` adds ``(x[r], y[r])`` to model ``model[r]`` and returns
-    -1; or, with a ``model[r]`` outside ``[0, M)``, changes nothing and returns that ``r``.
-    ``scores(ap, theta, model, xu, y, x, c, s, mean, w2, score, best, widths)`` first makes
+    ``update(ap, theta, model, x, y, threads)`` adds ``(x[r], y[r])`` to model ``model[r]`` and
+    returns -1; or, with a ``model[r]`` outside ``[0, M)``, changes nothing and returns that
+    ``r``. ``scores(ap, theta, model, xu, y, x, c, s, mean, w2, score, best, widths, threads)``
+    first makes
     that update, unless ``model`` is empty, then writes per replicate ``r`` and arm ``k``
     ``mean = θᵀx``, ``w2 = |xᵀA⁻¹x|`` (if ``widths``), ``score = mean + c·s[r, k]·√w2``, and
     ``best[r]``, the first arm of the top score. Its update is in the same pass: a replicate's
     scores read its models right after the update wrote one (one parallel region a round,
     not two). It trusts ``model``: check it first with ``first_bad(model, M)``, the serial
-    check that ``update`` makes (-1 or the first bad ``r``).
+    check that ``update`` makes (-1 or the first bad ``r``). Both run on at most ``threads``
+    threads (0: the calling thread's numba thread count); the numbers never depend on it.
 
     Indices are unsigned (``U``): with signed ones every access carries a negative-index
-    fix-up that keeps the compiler from vectorizing. With ``A⁻¹x`` in a stack buffer as well,
-    ``update`` is 1.3–1.7× faster than with signed indices and heap scratch.
+    fix-up that keeps the compiler from vectorizing; ``A⁻¹x`` lives in a stack buffer, for the
+    same reason.
     """
     if not 1 <= dim <= MAX_DIM:
         msg = f"the CPU ridge kernels take 1 <= d <= {MAX_DIM} features, got {dim}"
         raise ValueError(msg)
+    numba.get_num_threads()   # launch the threads: kernels loaded from the disk cache link now
     d, n_p = U(dim), U(dim * (dim + 1) // 2)
     p_stack = dim * (dim + 1) // 2 if dim <= _STACK_Z_DIM else 1
     p_heap = 0 if dim <= _STACK_Z_DIM else dim * (dim + 1) // 2
 
     @numba.njit(cache=_CACHE, nogil=True, parallel=True)
-    def update(ap, theta, model, x, y):
+    def update(ap, theta, model, x, y, threads):
         bad = first_bad(model, ap.shape[1])           # refuse before changing anything
         if bad >= 0:
             return bad
+        old = _limit_threads(threads)
         for r in numba.prange(ap.shape[0]):
             _learn(ap[r, model[r]], theta[r, model[r]], x[r], y[r], dim)
+        _set_threads(old)
         return -1
 
     @numba.njit(cache=_CACHE, nogil=True, parallel=True, fastmath={"reassoc"})
-    def scores(ap, theta, model, xu, y, x, c, s, mean, w2, score, best, widths):
+    def scores(ap, theta, model, xu, y, x, c, s, mean, w2, score, best, widths, threads):
         arms, n_mod = mean.shape[1], ap.shape[1]
         per_arm, learning = x.ndim == 3, model.shape[0] > 0
         zs = np.empty((ap.shape[0], p_heap))
+        old = _limit_threads(threads)
         for r in numba.prange(ap.shape[0]):
             if learning:                              # first the deferred update, if any
                 _learn(ap[r, model[r]], theta[r, model[r]], xu[r], y[r], dim)
@@ -216,6 +264,7 @@ def compiled(dim: int) -> Kernels:
                 if v > top or k == 0:
                     top, top_k = v, k
             best[r] = top_k
+        _set_threads(old)
 
     return Kernels(scores, update, first_bad)
 
@@ -230,8 +279,9 @@ def warm(dim: int) -> None:
     model, xu, y = np.zeros(1, np.int64), np.zeros((1, dim)), np.zeros(1)
     for x in (np.zeros((1, dim)), np.zeros((1, 1, dim))):
         for m in (model, model[:0]):
-            k.scores(ap, theta, m, xu[: len(m)], y[: len(m)], x, 1.0, np.ones((1, 1)), *outs, True)
-    k.update(ap, theta, model, xu, y)
+            k.scores(ap, theta, m, xu[: len(m)], y[: len(m)], x, 1.0, np.ones((1, 1)), *outs,
+                     True, 0)
+    k.update(ap, theta, model, xu, y, 0)
     k.first_bad(model, 1)
 
 

@@ -11,7 +11,8 @@ import importlib.util
 import pytest
 
 
-@pytest.mark.parametrize("name", ["olearn.envs.bandits.contextual_kernels", "olearn.agents.bandits.ridge_kernels"])
+@pytest.mark.parametrize("name", ["olearn.envs.bandits.contextual_kernels",
+                                  "olearn.agents.bandits.ridge_kernels"])
 def test_only_the_olearn_module_caches_on_disk(name):
     mod = importlib.import_module(name)
     assert mod._CACHE is True
@@ -23,15 +24,22 @@ def test_only_the_olearn_module_caches_on_disk(name):
 
 
 def test_a_second_process_loads_every_kernel_from_the_disk_cache():
-    """A kernel that closed over another compiled function missed the cache in every process."""
+    """A kernel that closed over another compiled function missed the cache in every process,
+    and so does one that calls ``numba.set_num_threads`` (the ridge kernels limit their threads
+    through intrinsics instead: loaded from the cache, they must still link and run)."""
     import subprocess
     import sys
 
     code = """
 import numpy as np
+import torch
 from olearn.agents.bandits import ridge_kernels as rk
+from olearn.agents.bandits.ridge import BatchedRidge
 from olearn.envs.bandits import contextual_kernels as ck
 rk.warm(11)
+ridge = BatchedRidge(replicates=2, models=3, dim=11, reg=1.0, device=torch.device("cpu"))
+ridge.update(torch.tensor([0, 2]), torch.ones(2, 11), torch.ones(2))
+assert ridge.backend.threads == 1 and ridge.best(torch.ones(2, 11), 1.0).tolist() == [1, 0]
 prepare, pull = ck.compiled(False)
 x, mu = np.empty((1, 1, 3), np.float32), np.empty((1, 1, 2))
 prepare(np.ones((1, 1, 3), np.float32), np.ones((1, 3, 2)), 0, x, mu, np.empty((1, 1)),

@@ -1,5 +1,6 @@
 """BatchedRidge: exact against a direct solve; the compiled CPU kernels and torch agree."""
 
+import hashlib
 import pickle
 
 import pytest
@@ -58,7 +59,8 @@ def test_kernels_and_torch_agree(models, per_arm):
         host.update(m, xa, y)
         dev.update(m, xa, y)
         assert torch.equal(host.best(x, 1.0), dev.best(x, 1.0))
-    assert isinstance(host._a_inv, type(host.theta.numpy())) and isinstance(dev._a_inv, torch.Tensor)
+    assert isinstance(host.backend._a_inv, type(host.theta.numpy()))
+    assert isinstance(dev.backend._a_inv, torch.Tensor)
     torch.testing.assert_close(host.a_inv, dev.a_inv, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(host.theta, dev.theta, rtol=1e-12, atol=1e-12)
 
@@ -68,7 +70,7 @@ def test_a_replicate_alone_and_in_a_batch_on_any_thread_count_give_the_same_bits
     """Replicate re-runs and ``threads`` (not part of a spec's digest) must not move a trace."""
     import numba
 
-    r, k, d = 40, 4, 7
+    r, k, d = 70, 4, 7   # at least SERIAL_BELOW: the batch runs on every thread numba allows
     kw = {"models": models, "dim": d, "reg": 0.5, "device": CPU}
     batch, alone = BatchedRidge(replicates=r, **kw), BatchedRidge(replicates=1, **kw)
     threads = numba.get_num_threads()
@@ -82,7 +84,7 @@ def test_a_replicate_alone_and_in_a_batch_on_any_thread_count_give_the_same_bits
                 ridge.update(m[rows], xa[rows], y[rows])
                 if ridge is batch:
                     want = [s[-1:] for s in scores]
-            assert all(torch.equal(p, q) for p, q in zip(want, scores))
+            assert all(torch.equal(p, q) for p, q in zip(want, scores, strict=True))
     finally:
         numba.set_num_threads(threads)
     assert torch.equal(batch.a_inv[-1:], alone.a_inv) and torch.equal(batch.theta[-1:], alone.theta)
@@ -160,7 +162,7 @@ def test_a_graph_that_cannot_be_captured_falls_back_to_plain_calls(monkeypatch):
     monkeypatch.setattr(cuda_graphs.Replay, "_capture", refuse)
     kw = {"replicates": 2, "models": 3, "dim": 4, "reg": 1.0, "device": CPU, "host": False}
     ridge, plain = BatchedRidge(**kw), BatchedRidge(**kw)
-    ridge.graphs = True  # as on a GPU whose driver refuses to capture
+    ridge.backend.graphs = True  # as on a GPU whose driver refuses to capture
     x, m, y = torch.randn(2, 4), torch.tensor([0, 2]), torch.randn(2)
     with pytest.warns(RuntimeWarning, match="runs without CUDA graphs"):
         ridge.update(m, x, y)
@@ -179,7 +181,8 @@ def test_the_torch_backend_never_imports_numba():
             "from olearn.agents.bandits.ridge import BatchedRidge\n"
             "r = BatchedRidge(replicates=2, models=3, dim=4, reg=1.0, device=torch.device('cpu'),"
             " host=False)\n"
-            "r.update(torch.tensor([0, 2]), torch.ones(2, 4), torch.ones(2)); r.best(torch.ones(2, 4), 1.0)\n"
+            "r.update(torch.tensor([0, 2]), torch.ones(2, 4), torch.ones(2))\n"
+            "r.best(torch.ones(2, 4), 1.0)\n"
             "assert 'numba' not in sys.modules, 'numba was imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -191,14 +194,102 @@ def test_a_deferred_update_is_applied_before_any_read_and_pickles_settled():
     for i, (x, a, y) in enumerate(_stream(3, 4, 5, 12, per_arm=False)):
         lazy.update(a, x, y)
         eager.update(a, x, y)
-        eager._settle()
-        read = (lambda r: r.theta, lambda r: r.a_inv, lambda r: r.best(x, 1.0),
-                lambda r: r.mean(x), lambda r: pickle.loads(pickle.dumps(r)).theta)[i % 5]
+        eager.backend._settle()
+        read = (lambda r: r.theta, lambda r: r.a_inv, lambda r, x=x: r.best(x, 1.0),
+                lambda r, x=x: r.mean(x), lambda r: pickle.loads(pickle.dumps(r)).theta)[i % 5]
         assert torch.equal(read(lazy), read(eager))
-        assert lazy._pending is None
+        assert lazy.backend._pending is None
     x, y = x.double(), torch.ones(3)   # float64: the host backend could view these bytes
     eager.update(a.clone(), x.clone(), y.clone())
     lazy.update(a, x, y)
     for t in (a, x, y):   # the deferred step owns its inputs: later changes do not leak in
         t.zero_()
     assert torch.equal(lazy.theta, eager.theta)
+
+
+def test_the_front_picks_the_backend():
+    from olearn.agents.bandits import ridge
+    from olearn.agents.bandits.ridge_compiled import CompiledRidge
+    from olearn.agents.bandits.ridge_torch import TorchRidge
+
+    kw = {"replicates": 2, "models": 3, "dim": 4, "reg": 1.0}
+    cases = [({"device": CPU}, CompiledRidge, True, False),
+             ({"device": CPU, "host": False}, TorchRidge, False, False),
+             ({"device": torch.device("meta")}, TorchRidge, False, False)]
+    if torch.cuda.is_available():
+        cases.append(({"device": torch.device("cuda")}, TorchRidge, False, True))
+    for extra, cls, host, graphs in cases:
+        front = BatchedRidge(**kw, **extra)
+        assert type(front.backend) is cls and isinstance(front.backend, ridge.RidgeBackend)
+        assert (front.host, front.graphs, front.shape) == (host, graphs, (2, 3, 4))
+
+
+def _stream_digest(ridge, per_arm: bool) -> str:
+    """SHA-256 of ``θ`` and ``A⁻¹`` after 40 updates of exactly representable data, with
+    scoring calls (which apply the deferred update in the fused pass) in 2 of 3 rounds."""
+    r, m, d = ridge.shape
+    k = 4 if per_arm else m
+    rows, cols = torch.arange(r, dtype=torch.float64)[:, None], torch.arange(d)[None, :]
+    for t in range(40):
+        x = ((rows * 11 + cols * 37 + t * 5) % 17 - 8) / 8
+        y = ((torch.arange(r) * 3 + t * 7) % 11 - 5) / 4.0
+        ridge.update((torch.arange(r) + t) % m, x, y)
+        if t % 3:
+            ctx = x[:, None, :] * (1 + torch.arange(k))[:, None] if per_arm else x
+            ridge.best(ctx.contiguous(), 0.5)
+    h = hashlib.sha256()
+    for t in (ridge.theta, ridge.a_inv):
+        h.update(t.contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+@pytest.mark.parametrize(("shape", "per_arm", "digest"), [
+    ((3, 4, 5), False, "b3fa5d86e7c1fe67"), ((70, 1, 7), True, "fcf6c4194b171c69"),
+    ((70, 4, 7), True, "5a69ac3353fc1da0"), ((65, 10, 20), False, "0c9808749fbe0365")])
+def test_the_compiled_backend_learns_the_same_bits_as_before_the_split(shape, per_arm, digest):
+    """Learning is strict IEEE, so these digests (taken before the backends were split out of
+    BatchedRidge) hold on any CPU; through the front and alone the bits are the same."""
+    from olearn.agents.bandits.ridge_compiled import CompiledRidge
+
+    kw = dict(zip(("replicates", "models", "dim"), shape, strict=True), reg=0.7)
+    assert _stream_digest(BatchedRidge(**kw, device=CPU), per_arm) == digest
+    assert _stream_digest(CompiledRidge(**kw), per_arm) == digest
+
+
+def test_the_torch_backend_alone_matches_the_front():
+    from olearn.agents.bandits.ridge_torch import TorchRidge
+
+    kw = {"replicates": 5, "models": 4, "dim": 6, "reg": 0.7}
+    assert (_stream_digest(BatchedRidge(**kw, device=CPU, host=False), per_arm=True)
+            == _stream_digest(TorchRidge(**kw, device=CPU), per_arm=True))
+
+
+def test_the_compiled_backend_runs_few_replicates_on_one_thread():
+    """Its thread policy: under the caller's numba thread count (the cap), one thread below
+    SERIAL_BELOW replicates; the kernels restore the caller's count."""
+    import numba
+    import numpy as np
+
+    from olearn.agents.bandits import ridge_compiled, ridge_kernels
+
+    below = ridge_compiled.SERIAL_BELOW
+    assert [ridge_compiled.kernel_threads(r) for r in (1, below - 1, below, 1000)] == [1, 1, 0, 0]
+    assert BatchedRidge(replicates=8, models=2, dim=3, reg=1.0, device=CPU).backend.threads == 1
+
+    @numba.njit(parallel=True)
+    def thread_ids(out, limit):   # the kernels' way of limiting their threads
+        old = ridge_kernels._limit_threads(limit)
+        for i in numba.prange(out.shape[0]):
+            out[i] = numba.get_thread_id()
+        ridge_kernels._set_threads(old)
+
+    cap = numba.get_num_threads()
+    ids = np.empty(4 * numba.config.NUMBA_NUM_THREADS, np.int64)
+    thread_ids(ids, 1)
+    assert set(ids.tolist()) == {0} and numba.get_num_threads() == cap
+    for r in (below - 1, below):
+        ridge = BatchedRidge(replicates=r, models=2, dim=3, reg=1.0, device=CPU)
+        ridge.update(torch.zeros(r, dtype=torch.long), torch.ones(r, 3), torch.ones(r))
+        ridge.update(torch.ones(r, dtype=torch.long), torch.ones(r, 3), torch.ones(r))
+        ridge.best(torch.ones(r, 3), 1.0)
+        assert numba.get_num_threads() == cap
