@@ -193,8 +193,7 @@ def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | N
     _write_meta(out, meta)
     progress = _Progress(not quiet)
     cpu_threads = spec.threads if device.type == "cpu" else 0
-    # the kernels split replicates over threads; under 64 a thread's wake-up costs more
-    threads = _cpu_threads(cpu_threads, 1 if cpu_threads and len(spec.replicate_ids) < 64 else 0)
+    threads = _cpu_threads(cpu_threads)   # a cap: compiled kernels pick their count under it
     try:
         agents = build(spec, device)
         for entry in spec.agents:
@@ -231,11 +230,12 @@ def _discard(out: Path, *, existed: bool) -> None:
 
 
 def _cpu_threads(torch_threads: int, kernel_threads: int | None = None) -> tuple[int, int]:
-    """Set the threads of torch and of the compiled kernels (0: leave as is); return the old.
+    """Set torch's threads and the compiled kernels' cap (0: leave as is); return the old ones.
 
     With small per-round operations a second torch thread only adds synchronisation, hence a
-    default of 1; the compiled kernels split replicates over their threads, so the same
-    setting caps them. Results never depend on it (a spec's digest leaves it out).
+    default of 1. The same setting caps numba's threads (``kernel_threads`` by default equal);
+    each compiled backend decides how many of them it uses (e.g. one for few replicates).
+    Results never depend on it (a spec's digest leaves it out).
     """
     old = torch.get_num_threads(), 0
     if torch_threads:
