@@ -1,0 +1,43 @@
+"""Batched minimum-norm solves of symmetric positive semi-definite systems.
+
+A copy of this helper lives in ``olearn.agents.aggregate.models``: ``envs/`` and ``agents/``
+may not import each other.
+
+Examples
+--------
+>>> A = torch.tensor([[[2.0, 0.0], [0.0, 0.0]]], dtype=torch.float64)
+>>> min_norm_solve(A, torch.tensor([[4.0, 0.0]], dtype=torch.float64)).tolist()
+[[2.0, 0.0]]
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = ["min_norm_solve"]
+
+
+def min_norm_solve(A: Tensor, b: Tensor, *, rtol: float = 1e-10) -> Tensor:  # noqa: N803
+    """``A⁺b`` for a batch of PSD matrices ``A`` ``(R, d, d)`` and vectors ``b`` ``(R, d)``.
+
+    Cholesky where ``A`` is numerically positive definite (every pivot² above ``rtol`` times
+    the largest diagonal entry); the eigendecomposition pseudo-inverse (eigenvalues below
+    ``rtol`` times the largest dropped) for the other replicates, batched, never looped.
+    """
+    L, info = torch.linalg.cholesky_ex(A)
+    scale = A.diagonal(dim1=-2, dim2=-1).amax(dim=-1).clamp_min(torch.finfo(A.dtype).tiny)
+    pivots = L.diagonal(dim1=-2, dim2=-1).amin(dim=-1)
+    ok = (info == 0) & (pivots * pivots > rtol * scale)
+    x = torch.cholesky_solve(b.unsqueeze(-1), torch.where(ok[:, None, None], L,
+                                                          torch.eye(A.shape[-1], dtype=A.dtype,
+                                                                    device=A.device)))
+    x = x.squeeze(-1)
+    if not bool(ok.all()):
+        bad = (~ok).nonzero().squeeze(-1)
+        w, V = torch.linalg.eigh(A[bad])
+        keep = w > rtol * w.amax(dim=-1, keepdim=True).clamp_min(torch.finfo(A.dtype).tiny)
+        inv = torch.where(keep, 1.0 / torch.where(keep, w, torch.ones_like(w)), 0.0)
+        coef = (V.transpose(-1, -2) @ b[bad].unsqueeze(-1)).squeeze(-1) * inv
+        x = x.index_copy(0, bad, (V @ coef.unsqueeze(-1)).squeeze(-1))
+    return x
