@@ -1,0 +1,1 @@
+"""Learners from aggregate responses: the interpolating bag-/instance-level estimator (papers §4)."""

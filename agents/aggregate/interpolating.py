@@ -1,0 +1,225 @@
+"""The interpolating estimator between bag-level and instance-level losses (papers §4.2)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import gymnasium as gym
+import torch
+from torch import Tensor
+
+from olearn.agent import BatchedAgent
+from olearn.agents.aggregate.models import SGD, Adam, BatchedNet, min_norm_solve
+from olearn.types import Step
+from olearn.validation import check_choice, check_number
+
+__all__ = ["BagLevel", "InstanceLevel", "Interpolating", "interpolating_loss"]
+
+
+def interpolating_loss(pred: Tensor, bag_mean: Tensor, rho: float) -> Tensor:
+    """Per-bag ``L_int = (f̄ − ỹ)² + ρ·(1/k)Σ_i (f_i − f̄)²`` for ``pred`` (R, k), ``ỹ`` (R,).
+
+    ``ρ = 0`` is the bag-level loss, ``ρ = 1`` the instance-level loss
+    ``(1/k)Σ_i (ỹ − f_i)²`` (the identity of papers §4.2).
+
+    >>> f = torch.tensor([[1.0, 3.0]])
+    >>> interpolating_loss(f, torch.tensor([0.0]), 1.0).item(), ((f - 0.0) ** 2).mean().item()
+    (5.0, 5.0)
+    """
+    fbar = pred.mean(dim=-1)
+    return (fbar - bag_mean) ** 2 + rho * ((pred - fbar.unsqueeze(-1)) ** 2).mean(dim=-1)
+
+
+class Interpolating(BatchedAgent):
+    r"""Learn per-instance predictions from bag means by minimizing ``L_int(θ; ρ)`` online.
+
+    ``L_int = L_bag + ρ·(L_ins − L_bag)``: the bag-level loss (aggregate prediction against the
+    aggregate response) plus ``ρ`` times the mean within-bag variance of the predictions
+    (Javanmard et al., ICLR 2024; papers §4.2). ``ρ = 0`` is the bag-level estimator
+    (unbiased, high variance), ``ρ = 1`` the instance-level one (biased toward ``θ*/k`` on
+    isotropic Gaussian data, lower variance).
+
+    Linear model with ``solver="closed_form"`` (the default for ``model="linear"``): after
+    every bag the exact minimizer of ``L_int`` over all bags so far,
+    ``θ = (S_bag + ρ·S_within)⁺ Σ_a k·x̄_a ỹ_a`` from the running ``S_bag = Σ k·x̄x̄ᵀ`` and
+    ``S_within = Σ_a Σ_i (x_i − x̄_a)(x_i − x̄_a)ᵀ`` (minimum-norm while singular), float64,
+    one batched Cholesky solve for all replicates. ``solver="gradient"`` (linear or
+    ``model="mlp"``): ``steps_per_bag`` steps of ``optimizer`` (``"sgd"`` or ``"adam"``, step
+    ``lr``) on the current bag's ``L_int``, i.e. online (stochastic) gradient descent;
+    MLP weights are float32, ReLU hidden layers of sizes ``hidden``, per-replicate
+    initializations. No intercept for the linear model (standardized data is centred).
+
+    Delayed feedback: acting changes nothing; an update uses only its step's ``obs`` and
+    ``feedback["bag_mean"]``.
+
+    Parameters
+    ----------
+    rho
+        ρ ∈ [0, 1]: the weight of the within-bag prediction-variance term.
+    model
+        ``"linear"`` or ``"mlp"``.
+    hidden
+        Hidden-layer sizes of the MLP.
+    solver
+        ``"auto"`` (closed form for linear, gradient for MLP), ``"closed_form"`` (linear only)
+        or ``"gradient"``.
+    optimizer
+        ``"sgd"`` or ``"adam"`` (gradient solver).
+    lr
+        Step size of the optimizer.
+    steps_per_bag
+        Optimizer steps per received bag.
+
+    Examples
+    --------
+    >>> import olearn, tempfile
+    >>> spec = olearn.RunSpec.from_dict({"name": "doc", "horizon": 200, "replicates": 2,
+    ...     "env": {"id": "olearn/AggregateResponses-v0", "kwargs": {"dim": 3, "bag_size": 4}},
+    ...     "agents": [{"label": "bag", "id": "olearn/BagLevel-v0"},
+    ...                {"label": "int", "id": "olearn/Interpolating-v0", "kwargs": {"rho": 0.2}}]})
+    >>> result = olearn.simulate(spec, out=tempfile.mkdtemp() + "/run", quiet=True)
+    >>> sorted(result.final_regret()) == ["bag", "int"]
+    True
+    """
+
+    info_keys: ClassVar[tuple[str, ...]] = ()
+    test_env: ClassVar[tuple[str, dict[str, Any]]] = (
+        "olearn/AggregateResponses-v0", {"dim": 3, "bag_size": 4})
+
+    def __init__(self, observation_space: gym.Space, action_space: gym.Space, *,
+                 rho: float = 0.5, model: Literal["linear", "mlp"] = "linear",
+                 hidden: Sequence[int] = (64, 64),
+                 solver: Literal["auto", "closed_form", "gradient"] = "auto",
+                 optimizer: Literal["sgd", "adam"] = "adam", lr: float = 1e-3,
+                 steps_per_bag: int = 1) -> None:
+        super().__init__(observation_space, action_space)
+        shape = getattr(observation_space, "shape", None)
+        if not isinstance(observation_space, gym.spaces.Box) or shape is None or len(shape) != 2:
+            msg = (f"{type(self).__name__} needs a Box observation space of shape (k, d) (a bag's "
+                   f"features), got {observation_space}")
+            raise ValueError(msg)
+        if getattr(action_space, "shape", None) != shape[:1]:
+            msg = (f"{type(self).__name__} predicts every instance: the action space must have "
+                   f"shape ({shape[0]},), got {action_space}")
+            raise ValueError(msg)
+        check_number("rho", rho, low=0.0, high=1.0)
+        check_choice("model", model, ("linear", "mlp"))
+        check_choice("solver", solver, ("auto", "closed_form", "gradient"))
+        check_choice("optimizer", optimizer, ("sgd", "adam"))
+        check_number("lr", lr, low=0.0, strict=True)
+        if not (isinstance(steps_per_bag, int) and steps_per_bag >= 1):
+            msg = f"steps_per_bag must be an integer >= 1, got {steps_per_bag!r}"
+            raise ValueError(msg)
+        if not (all(isinstance(h, int) and h >= 1 for h in hidden) and len(hidden) >= 1):
+            msg = f"hidden must be a non-empty sequence of positive layer sizes, got {hidden!r}"
+            raise ValueError(msg)
+        if model == "mlp" and solver == "closed_form":
+            msg = "solver='closed_form' is for model='linear'; the MLP uses solver='gradient'"
+            raise ValueError(msg)
+        self.rho, self.model, self.hidden, self.solver = rho, model, hidden, solver
+        self.optimizer, self.lr, self.steps_per_bag = optimizer, lr, steps_per_bag
+        self._k, self._d = int(shape[0]), int(shape[1])
+
+    @classmethod
+    def _unit_test_params(cls) -> list[dict[str, Any]]:
+        return [{}, {"rho": 0.0, "solver": "gradient", "optimizer": "sgd", "lr": 0.05},
+                {"rho": 1.0, "model": "mlp", "hidden": (8,), "steps_per_bag": 2}]
+
+    @property
+    def closed_form(self) -> bool:
+        """Whether the exact refit (linear model) is used."""
+        return self.model == "linear" and self.solver != "gradient"
+
+    def reset(self, *, seeds: Sequence[int], device: torch.device) -> None:
+        super().reset(seeds=seeds, device=device)
+        r, d = self.replicates, self._d
+        if self.closed_form:
+            z = torch.zeros(r, d, d, dtype=torch.float64, device=self.device)
+            self._s_bag, self._s_xx = z, z.clone()      # S_within = S_xx − S_bag
+            self._c = torch.zeros(r, d, dtype=torch.float64, device=self.device)
+            self._theta = torch.zeros(r, d, dtype=torch.float64, device=self.device)
+            return
+        linear = self.model == "linear"
+        sizes = (d, 1) if linear else (d, *self.hidden, 1)
+        self._net = BatchedNet.init(self.seeds, sizes=sizes, bias=not linear, device=self.device,
+                                    dtype=torch.float64 if linear else torch.float32)
+        cls = Adam if self.optimizer == "adam" else SGD
+        self._opt = cls(self._net.params, lr=self.lr)
+
+    # ------------------------------------------------------------------ predictions
+    def predict(self, x: Tensor) -> Tensor:
+        """Predictions ``(R, n)`` of the current models for features ``(R, n, d)`` (or ``(n, d)``,
+        the same rows for every replicate): for held-out evaluation."""
+        if x.dim() == 2:
+            x = x.unsqueeze(0).expand(self.replicates, -1, -1)
+        if self.closed_form:
+            return (x.to(torch.float64) @ self._theta.unsqueeze(-1)).squeeze(-1)
+        with torch.no_grad():
+            return self._net(x).to(torch.float64)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The learned model, for saving beside a run (``torch.save(agent.state_dict(), p)``)."""
+        if self.closed_form:
+            return {"theta": self._theta.clone(), "s_bag": self._s_bag.clone(),
+                    "s_within": (self._s_xx - self._s_bag).clone(), "c": self._c.clone()}
+        return {f"param{i}": p.detach().clone() for i, p in enumerate(self._net.params)}
+
+    def save(self, path: str | Path) -> None:
+        """Write :meth:`state_dict` and the hyperparameters to ``path`` (``torch.save``)."""
+        torch.save({"repr": repr(self), "state": self.state_dict()}, Path(path))
+
+    def act(self, obs: Any) -> tuple[Tensor, dict[str, Tensor]]:
+        return self.predict(torch.as_tensor(obs, device=self.device)), {}
+
+    # ------------------------------------------------------------------ learning
+    def update(self, step: Step) -> None:
+        x = torch.as_tensor(step.obs, device=self.device)
+        y = torch.as_tensor(step.feedback["bag_mean"], device=self.device)
+        if self.closed_form:
+            x = x.to(torch.float64)
+            k = x.shape[1]
+            xbar = x.mean(dim=1)
+            self._s_bag = self._s_bag + k * xbar.unsqueeze(-1) * xbar.unsqueeze(-2)
+            self._s_xx = self._s_xx + x.transpose(-1, -2) @ x
+            self._c = self._c + k * xbar * y.to(torch.float64).unsqueeze(-1)
+            m = (1.0 - self.rho) * self._s_bag + self.rho * self._s_xx
+            self._theta = min_norm_solve(m, self._c)
+            return
+        target = y.to(self._net.params[0].dtype)
+        for _ in range(self.steps_per_bag):
+            loss = interpolating_loss(self._net(x), target, self.rho).sum()
+            self._opt.step(torch.autograd.grad(loss, self._net.params))
+
+
+class BagLevel(Interpolating):
+    """The bag-level estimator: :class:`Interpolating` with ``ρ = 0`` (see there)."""
+
+    def __init__(self, observation_space: gym.Space, action_space: gym.Space, *,
+                 model: Literal["linear", "mlp"] = "linear", hidden: Sequence[int] = (64, 64),
+                 solver: Literal["auto", "closed_form", "gradient"] = "auto",
+                 optimizer: Literal["sgd", "adam"] = "adam", lr: float = 1e-3,
+                 steps_per_bag: int = 1) -> None:
+        super().__init__(observation_space, action_space, rho=0.0, model=model, hidden=hidden,
+                         solver=solver, optimizer=optimizer, lr=lr, steps_per_bag=steps_per_bag)
+
+    @classmethod
+    def _unit_test_params(cls) -> list[dict[str, Any]]:
+        return [{}, {"model": "mlp", "hidden": (8,)}]
+
+
+class InstanceLevel(Interpolating):
+    """The instance-level estimator: :class:`Interpolating` with ``ρ = 1`` (see there)."""
+
+    def __init__(self, observation_space: gym.Space, action_space: gym.Space, *,
+                 model: Literal["linear", "mlp"] = "linear", hidden: Sequence[int] = (64, 64),
+                 solver: Literal["auto", "closed_form", "gradient"] = "auto",
+                 optimizer: Literal["sgd", "adam"] = "adam", lr: float = 1e-3,
+                 steps_per_bag: int = 1) -> None:
+        super().__init__(observation_space, action_space, rho=1.0, model=model, hidden=hidden,
+                         solver=solver, optimizer=optimizer, lr=lr, steps_per_bag=steps_per_bag)
+
+    @classmethod
+    def _unit_test_params(cls) -> list[dict[str, Any]]:
+        return [{}, {"solver": "gradient", "optimizer": "sgd", "lr": 0.05}]
