@@ -24,6 +24,9 @@ _AGENTS = {
     "olearn/NeuFastCB-v0": ("bandits.neural_cb:NeuFastCB", "FastCB on a perturbed sigmoid-ensemble KL neural oracle"),
     "olearn/NeuralUCB-v0": ("bandits.neural_ucb:NeuralUCB", "NeuralUCB, diagonal or full gradient covariance"),
     "olearn/NeuralTS-v0": ("bandits.neural_ucb:NeuralTS", "NeuralTS, diagonal or full gradient covariance"),
+    "olearn/Interpolating-v0": ("aggregate.interpolating:Interpolating", "interpolating bag-/instance-level loss from aggregate responses (rho)"),
+    "olearn/BagLevel-v0": ("aggregate.interpolating:BagLevel", "bag-level loss from aggregate responses (rho = 0)"),
+    "olearn/InstanceLevel-v0": ("aggregate.interpolating:InstanceLevel", "instance-level loss from aggregate responses (rho = 1)"),
 }
 
 for _id, (_ref, _doc) in _AGENTS.items():

@@ -14,6 +14,7 @@ _ENVS = {
     "olearn/ContextualBandit-v0": ("bandits.contextual", "ContextualBandit", "ContextualBanditVector"),
     "olearn/SEA-v0": ("oco.sea", "SEA", "SEAVector"),
     "olearn/ClassificationBandit-v0": ("bandits.classification", "ClassificationBandit", "ClassificationBanditVector"),
+    "olearn/AggregateResponses-v0": ("aggregate.responses", "AggregateResponses", "AggregateResponsesVector"),
 }
 
 for _id, (_mod, _single, _vector) in _ENVS.items():
