@@ -13,6 +13,7 @@ _ENVS = {
     # id: (module, single-view class, vector class)
     "olearn/ContextualBandit-v0": ("bandits.contextual", "ContextualBandit", "ContextualBanditVector"),
     "olearn/SEA-v0": ("oco.sea", "SEA", "SEAVector"),
+    "olearn/LinearMDP-v0": ("mdp.linear_mdp", "LinearMDP", "LinearMDPVector"),
     "olearn/ClassificationBandit-v0": ("bandits.classification", "ClassificationBandit", "ClassificationBanditVector"),
     "olearn/AggregateResponses-v0": ("aggregate.responses", "AggregateResponses", "AggregateResponsesVector"),
 }

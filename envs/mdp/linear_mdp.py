@@ -1,0 +1,247 @@
+"""Episodic adversarial linear MDP with bandit feedback, a simulator and exact DP regret."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from torch import Tensor
+
+from olearn.envs.mdp.dynamics import LinearMDPSimulator, best_value, policy_value, sample_trajectories
+from olearn.envs.mdp.policy_space import PolicySpace
+from olearn.seeding import BlockStream, derive
+from olearn.validation import check_choice
+from olearn.vector import BatchedEnv, single_view
+
+ADVERSARIES = ("switching", "random_walk", "stochastic", "anti_uniform")
+
+
+def _positive_int(name: str, v: Any) -> None:
+    if not (isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1):
+        msg = f"{name} must be a positive integer, got {v!r}"
+        raise ValueError(msg)
+
+
+class LinearMDPVector(BatchedEnv):
+    r"""Episodic adversarial linear MDP (papers §2.2, §2.6): one round is one episode ``k``.
+
+    Description
+    -----------
+    ``H`` layers of ``states`` states each, ``actions`` actions, start state 0 of layer 0.
+    Features ``φ(s, a) ∈ R^d``: ``features="simplex"`` draws them uniformly on the
+    probability simplex ``Δ_d`` and the transitions are ``P_h(s'|s, a) = Σ_i φ_i(s, a)
+    μ_{h,i}(s')`` with ``μ_{h,i}`` random distributions over the next layer (a true linear MDP);
+    ``features="tabular"`` uses one-hot ``φ`` (``d = states · actions``) and random
+    ``P_h(·|s, a)`` (a tabular MDP). Losses ``ℓ_k(s, a) = ⟨φ(s, a), θ_{k,h}⟩ ∈ [0, 1]`` with
+    ``θ_{k,h} ∈ [0, 1]^d`` chosen by an oblivious ``adversary`` (fixed before the run):
+
+    * ``switching``: two random vectors, alternating every ``switch_every`` episodes;
+    * ``random_walk``: a random walk in ``[0, 1]^d`` (Gaussian steps of ``walk_step``,
+      reflected at the faces);
+    * ``stochastic``: i.i.d. ``θ_{k,h} ∈ {0, 1}^d`` with Bernoulli coordinates of a fixed
+      random mean;
+    * ``anti_uniform``: ``θ_h = 1 − e_{i_h}`` (loss ``1 − φ_{i_h}(s, a)``) for a fixed
+      coordinate ``i_h`` per layer, so only the actions with large ``φ_{i_h}`` are good and
+      uniform play has linear regret.
+
+    The instance (``φ``, ``μ``, the loss sequence) depends on ``instance_seed`` only: every
+    replicate of a run faces the same MDP and losses, so replicates measure the learner's
+    randomness (the trajectories are drawn from each replicate's own seed).
+
+    Regret: ``Σ_k V^{π_k}_k(s_1) − min_π Σ_k V^π_k(s_1)``. ``oracle["loss"]`` is the played
+    policy's exact value ``V^{π_k}_k(s_1)`` (backward DP) and
+    ``oracle["comparator_cum_loss"]`` one DP with a min on the running sum of loss tables.
+
+    Action Space
+    ------------
+    :class:`~olearn.envs.mdp.policy_space.PolicySpace` ``(H, states, actions)``: the
+    episode's policy table, float64, every row a distribution. A wrong shape, NaN, a negative
+    entry or a row not summing to 1 within 1e-6 raises a ``ValueError`` naming the replicate,
+    layer and state; nothing is renormalized.
+
+    Observation Space
+    -----------------
+    ``Box(0, 1, (H, states, actions, d))``: the features ``φ``, the same values every round (a fresh tensor); never
+    ``P``, ``μ`` or the losses.
+
+    Rewards
+    -------
+    ``−Σ_h ℓ_k(s_{k,h}, a_{k,h})``, the realized loss of the episode.
+
+    Info
+    ----
+    ``feedback``: ``states``, ``actions`` (R, H) int64 and ``losses`` (R, H), the trajectory
+    and the losses along it (bandit feedback). ``oracle``: ``loss``, ``comparator_cum_loss``.
+    ``simulator()`` returns a :class:`~olearn.envs.mdp.dynamics.LinearMDPSimulator` of the
+    true dynamics (see :mod:`olearn.simulator`).
+
+    Arguments
+    ---------
+    H, states, actions, d, features, adversary, switch_every, walk_step, instance_seed
+        As above; ``d`` defaults to 4 (simplex) or ``states · actions`` (tabular).
+        ``num_envs`` is the number of replicates; ``device``/``dtype`` where observations
+        live (the dynamics and the oracle are float64).
+
+    Version History
+    ---------------
+    v0: initial version.
+
+    Examples
+    --------
+    >>> env = LinearMDPVector(num_envs=2, H=2, states=3, actions=2)
+    >>> obs, _ = env.reset(seed=0)
+    >>> pi = torch.full((2, 2, 3, 2), 0.5, dtype=torch.float64)
+    >>> obs, reward, term, trunc, info = env.step(pi)
+    >>> obs.shape, info["feedback"]["states"].shape, sorted(info["oracle"])
+    (torch.Size([2, 2, 3, 2, 4]), torch.Size([2, 2]), ['comparator_cum_loss', 'loss'])
+    >>> bool((info["oracle"]["loss"] >= info["oracle"]["comparator_cum_loss"]).all())
+    True
+    """
+
+    oracle_keys = {"loss": "float64", "comparator_cum_loss": "float64"}  # noqa: RUF012
+
+    @classmethod
+    def _unit_test_kwargs(cls) -> list[dict[str, Any]]:
+        """Configurations the contract tests run: every adversary, both feature kinds, H = 1."""
+        return [
+            {},
+            {"H": 2, "states": 3, "actions": 2, "adversary": "random_walk"},
+            {"H": 2, "states": 2, "actions": 3, "adversary": "stochastic", "d": 3},
+            {"H": 3, "states": 2, "actions": 2, "features": "tabular", "adversary": "anti_uniform"},
+            {"H": 1, "states": 1, "actions": 3, "switch_every": 2},
+        ]
+
+    def __init__(self, num_envs: int = 1, *, H: int = 3, states: int = 5, actions: int = 4,  # noqa: N803
+                 d: int | None = None, features: Literal["simplex", "tabular"] = "simplex",
+                 adversary: Literal["switching", "random_walk", "stochastic",
+                                    "anti_uniform"] = "switching",
+                 switch_every: int = 500, walk_step: float = 0.05, instance_seed: int = 0,
+                 device: str | torch.device = "cpu",
+                 dtype: str | torch.dtype = "float32") -> None:
+        super().__init__(num_envs, device=device, dtype=dtype)
+        for name, v in (("H", H), ("states", states), ("actions", actions),
+                        ("switch_every", switch_every)):
+            _positive_int(name, v)
+        check_choice("features", features, ("simplex", "tabular"))
+        check_choice("adversary", adversary, ADVERSARIES)
+        if d is None:
+            d = states * actions if features == "tabular" else 4
+        _positive_int("d", d)
+        if features == "tabular" and d != states * actions:
+            msg = (f"features='tabular' uses one-hot features with d = states * actions = "
+                   f"{states * actions}, got d={d!r}; leave d unset or use features='simplex'")
+            raise ValueError(msg)
+        if not (isinstance(walk_step, (int, float)) and 0 <= walk_step <= 1):
+            msg = f"walk_step must be a number in [0, 1], got {walk_step!r}"
+            raise ValueError(msg)
+        if not isinstance(instance_seed, (int, np.integer)) or isinstance(instance_seed, bool):
+            msg = f"instance_seed must be an integer, got {instance_seed!r}"
+            raise ValueError(msg)
+        self.H, self.states, self.actions, self.d = int(H), int(states), int(actions), int(d)
+        self.features, self.adversary = features, adversary
+        self.switch_every, self.walk_step = int(switch_every), float(walk_step)
+        self.instance_seed = int(instance_seed)
+        self._build_instance()
+        self.single_observation_space = spaces.Box(0.0, 1.0, (self.H, self.states, self.actions,
+                                                              self.d), dtype=np.float32)
+        self.single_action_space = PolicySpace(self.H, self.states, self.actions)
+        self._finish_spaces()
+
+    # --------------------------------------------------------------- instance
+    def _build_instance(self) -> None:
+        rng = np.random.default_rng(derive(self.instance_seed, "linear_mdp"))
+        h, s, a, d = self.H, self.states, self.actions, self.d
+        if self.features == "tabular":
+            phi = np.eye(d).reshape(s, a, d)[None].repeat(h, 0)
+            mu = rng.dirichlet(np.ones(s), size=(max(h - 1, 0), d))
+        else:
+            phi = rng.dirichlet(np.ones(d), size=(h, s, a))
+            mu = rng.dirichlet(np.ones(s), size=(max(h - 1, 0), d))     # (H-1, d, S)
+        P = np.einsum("hsai,hit->hsat", phi[:-1], mu)  # noqa: N806
+        self.phi = torch.as_tensor(phi, dtype=torch.float64, device=self.device)
+        self.P = torch.as_tensor(P / P.sum(-1, keepdims=True), dtype=torch.float64,
+                                 device=self.device)
+        self._theta_pair = rng.uniform(size=(2, h, d))
+        self._theta_mean = rng.uniform(size=(h, d))
+        self._target = rng.integers(d, size=h)
+        self._obs_single = self.phi.to(self.dtype)
+
+    def simulator(self) -> LinearMDPSimulator:
+        """The true dynamics as a simulator (trajectories of any policy, never losses)."""
+        return LinearMDPSimulator(self.P)
+
+    def theta(self, k: int) -> np.ndarray:
+        """``θ_{k,h}`` (H, d) of episode ``k`` (1-based); call in order (walks are stateful)."""
+        if self.adversary == "switching":
+            return self._theta_pair[((k - 1) // self.switch_every) % 2]
+        if self.adversary == "anti_uniform":
+            out = np.ones((self.H, self.d))
+            out[np.arange(self.H), self._target] = 0.0
+            return out
+        if self.adversary == "stochastic":
+            return (self._loss_rng.uniform(size=(self.H, self.d)) < self._theta_mean).astype(float)
+        walk = self._walk + self.walk_step * self._loss_rng.standard_normal((self.H, self.d))
+        walk = np.abs(walk)
+        self._walk = 1.0 - np.abs(1.0 - walk)           # reflect at 0 and 1
+        self._walk = np.clip(self._walk, 0.0, 1.0)
+        return self._walk
+
+    def loss_table(self, theta: np.ndarray) -> Tensor:
+        """``ℓ(s, a) = ⟨φ(s, a), θ_h⟩`` as an (H, S, A) float64 table."""
+        th = torch.as_tensor(theta, dtype=torch.float64, device=self.device)
+        return torch.einsum("hsai,hi->hsa", self.phi, th).clamp(0.0, 1.0)
+
+    # ------------------------------------------------------------------ reset
+    def _reset(self, seeds: list[int], options: dict[str, Any]) -> tuple[Tensor, dict]:
+        self._k = 0
+        self._loss_rng = np.random.default_rng(derive(self.instance_seed, "losses"))
+        self._walk = self._theta_mean.copy()
+        self._cum_table = torch.zeros(self.H, self.states, self.actions, dtype=torch.float64,
+                                      device=self.device)
+        self._noise = BlockStream(seeds, "trajectory", (self.H, 2), kind="uniform",
+                                  device=self.device)
+        return self._features(), {}
+
+    def _features(self) -> Tensor:
+        # a fresh tensor every round: users (and gymnasium's checker) may keep observations
+        return self._obs_single.expand(self.num_envs, *self._obs_single.shape).clone()
+
+    # ------------------------------------------------------------------- step
+    def _policy(self, action: Any) -> Tensor:
+        pi = self._as_action(action, torch.float64)
+        shape = (self.num_envs, self.H, self.states, self.actions)
+        if pi.shape != shape:
+            msg = (f"the policy has shape {tuple(pi.shape)}, expected (replicates, H, states, "
+                   f"actions) = {shape}")
+            raise ValueError(msg)
+        bad = ~(pi.isfinite().all(-1) & (pi >= -1e-6).all(-1)
+                & ((pi.sum(-1) - 1.0).abs() <= 1e-6))
+        if bool(bad.any()):
+            r, h, s = (int(i) for i in bad.nonzero()[0])
+            row = [round(float(x), 6) for x in pi[r, h, s]]
+            msg = (f"the policy of replicate {r} at layer {h}, state {s} is not a distribution "
+                   f"over actions ({row}: needs entries >= 0 summing to 1 within 1e-6, no NaN)")
+            raise ValueError(msg)
+        return pi
+
+    def step(self, action: Any) -> tuple[Tensor, Tensor, Tensor, Tensor, dict]:
+        pi = self._policy(action)
+        self._k += 1
+        table = self.loss_table(self.theta(self._k))
+        self._cum_table = self._cum_table + table
+        noise = self._noise(self._k - 1).to(torch.float64).unsqueeze(1)     # (R, 1, H, 2)
+        states, actions = sample_trajectories(self.P, pi, noise)
+        states, actions = states[:, 0], actions[:, 0]
+        layers = torch.arange(self.H, device=self.device)
+        losses = table[layers, states, actions]                             # (R, H)
+        oracle = {"loss": policy_value(self.P, table, pi),
+                  "comparator_cum_loss": best_value(self.P, self._cum_table).repeat(self.num_envs)}
+        info = {"feedback": {"states": states, "actions": actions, "losses": losses.to(self.dtype)},
+                "oracle": oracle}
+        false = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+        return self._features(), (-losses.sum(-1)).to(self.dtype), false, false, info
+
+
+LinearMDP = single_view(LinearMDPVector)
