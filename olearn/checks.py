@@ -21,6 +21,7 @@ from torch import Tensor
 from olearn.loop import action_problem
 from olearn.registry import make_agent, make_env
 from olearn.seeding import replicate_seeds
+from olearn.simulator import attach_simulators
 
 __all__ = ["check_agent", "check_env", "space_problem"]
 
@@ -362,6 +363,7 @@ def check_agent(ref: str, env: str, *, env_kwargs: dict[str, Any] | None = None,
     envs = [make_env(env, num_envs=r, device=_CPU, kwargs=env_kwargs or {}) for _ in range(2)]
     agent = make_agent(ref, envs[0].single_observation_space, envs[0].single_action_space,
                        **dict(kwargs or {}))
+    attach_simulators(envs[0], [agent])   # agents with needs_simulator (olearn.simulator)
     keys = getattr(agent, "info_keys", None)
     space = envs[0].single_action_space
 

@@ -29,6 +29,7 @@ from olearn.errors import RunExistsError, SpecError
 from olearn.loop import LoopState, run_loop
 from olearn.registry import make_agent, make_env
 from olearn.seeding import replicate_seeds
+from olearn.simulator import attach_simulators
 from olearn.spec import RunSpec
 from olearn.trace import Recorder, TraceWriter, load, schedule
 
@@ -153,8 +154,10 @@ def build(spec: RunSpec, device: torch.device) -> dict[str, Any]:
     env = make_env(spec.env.id, num_envs=len(spec.replicate_ids), device=device,
                    kwargs=spec.env.kwargs)
     obs_space, act_space = env.single_observation_space, env.single_action_space
-    return {e.label: make_agent(e.id, obs_space, act_space, label=e.label, **e.kwargs)
-            for e in spec.agents}
+    agents = {e.label: make_agent(e.id, obs_space, act_space, label=e.label, **e.kwargs)
+              for e in spec.agents}
+    attach_simulators(env, agents.values())   # agents with needs_simulator (olearn.simulator)
+    return agents
 
 
 def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | None = None,
