@@ -2,7 +2,8 @@
 
 Shapes: ``H`` layers, ``S`` states per layer, ``A`` actions. Transitions ``P`` are
 ``(H − 1, S, A, S)`` (layer ``h`` to layer ``h + 1``); loss tables are ``(H, S, A)``; policies
-``(R, H, S, A)``. The start state is state 0 of layer 0. All float64.
+``(R, H, S, A)``. The start state is state 0 of layer 0, or (``start="random"``) uniform over
+layer 0, drawn afresh each episode; values are then averaged over it. All float64.
 
 Examples
 --------
@@ -21,7 +22,7 @@ from torch import Tensor
 __all__ = ["LinearMDPSimulator", "best_value", "policy_value", "sample_trajectories"]
 
 
-def policy_value(P: Tensor, loss: Tensor, policy: Tensor) -> Tensor:  # noqa: N803
+def policy_value(P: Tensor, loss: Tensor, policy: Tensor, start: str = "fixed") -> Tensor:  # noqa: N803
     """``V^π(s_1)`` of every replicate's policy under one loss table, shape ``(R,)``.
 
     Backward DP: ``Q_h = ℓ_h + P_h V_{h+1}``, ``V_h(s) = Σ_a π_h(a|s) Q_h(s, a)``.
@@ -34,10 +35,10 @@ def policy_value(P: Tensor, loss: Tensor, policy: Tensor) -> Tensor:  # noqa: N8
             q = q + torch.einsum("sat,rt->rsa", P[h], v)
         v = (policy[:, h] * q).sum(-1)
     assert v is not None
-    return v[:, 0]
+    return v[:, 0] if start == "fixed" else v.mean(-1)
 
 
-def best_value(P: Tensor, loss: Tensor) -> Tensor:  # noqa: N803
+def best_value(P: Tensor, loss: Tensor, start: str = "fixed") -> Tensor:  # noqa: N803
     """``min_π V^π(s_1)`` under one loss table (a scalar tensor), by backward DP with a min.
 
     Applied to the running sum ``Σ_{τ≤k} ℓ_τ`` it gives ``min_π Σ_{τ≤k} V^π_τ(s_1)``: the
@@ -48,7 +49,7 @@ def best_value(P: Tensor, loss: Tensor) -> Tensor:  # noqa: N803
         q = loss[h] if v is None else loss[h] + torch.einsum("sat,t->sa", P[h], v)
         v = q.amin(-1)
     assert v is not None
-    return v[0]
+    return v[0] if start == "fixed" else v.mean()
 
 
 def _pick(probs: Tensor, u: Tensor) -> Tensor:
@@ -58,15 +59,21 @@ def _pick(probs: Tensor, u: Tensor) -> Tensor:
     return idx.clamp_max(probs.shape[-1] - 1)
 
 
-def sample_trajectories(P: Tensor, policy: Tensor, noise: Tensor) -> tuple[Tensor, Tensor]:  # noqa: N803
+def sample_trajectories(P: Tensor, policy: Tensor, noise: Tensor,  # noqa: N803
+                        start: str = "fixed") -> tuple[Tensor, Tensor]:
     """Trajectories of ``policy`` (R, H, S, A) driven by uniforms ``noise`` (R, n, H, 2).
 
     Returns ``(states, actions)``, each ``(R, n, H)`` int64; ``noise[..., h, 0]`` draws the
-    action at layer ``h``, ``noise[..., h, 1]`` the next state.
+    action at layer ``h``, ``noise[..., h, 1]`` the next state, and the last layer's unused
+    ``noise[..., H − 1, 1]`` the start state when ``start="random"``.
     """
     r, n, horizon, _ = noise.shape
     rows = torch.arange(r, device=policy.device).unsqueeze(1).expand(r, n)
-    s = torch.zeros(r, n, dtype=torch.long, device=policy.device)
+    if start == "fixed":
+        s = torch.zeros(r, n, dtype=torch.long, device=policy.device)
+    else:
+        states = policy.shape[2]
+        s = (noise[:, :, -1, 1] * states).long().clamp_max(states - 1)
     states, actions = [], []
     for h in range(horizon):
         a = _pick(policy[rows, h, s], noise[:, :, h, 0])
@@ -93,9 +100,9 @@ class LinearMDPSimulator:
     (torch.Size([3, 5, 2]), ['actions', 'states'])
     """
 
-    def __init__(self, P: Tensor) -> None:  # noqa: N803
-        self._P = P
-        self.horizon = P.shape[0] + 1
+    def __init__(self, P: Tensor, start: str = "fixed", horizon: int | None = None) -> None:  # noqa: N803
+        self._P, self.start = P, start
+        self.horizon = P.shape[0] + 1 if horizon is None else horizon
 
     def noise_shape(self, n: int) -> tuple[int, ...]:
         """Uniform noise per replicate for ``n`` trajectories: ``(n, H, 2)``."""
@@ -104,5 +111,6 @@ class LinearMDPSimulator:
     def rollouts(self, policy: Tensor, noise: Tensor) -> dict[str, Tensor]:
         """``n`` trajectories of each replicate's policy (states and actions only)."""
         P = self._P.to(policy.device)  # noqa: N806
-        states, actions = sample_trajectories(P, policy.to(P.dtype), noise.to(P.dtype))
+        states, actions = sample_trajectories(P, policy.to(P.dtype), noise.to(P.dtype),
+                                              self.start)
         return {"states": states, "actions": actions}

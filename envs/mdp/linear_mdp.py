@@ -29,7 +29,9 @@ class LinearMDPVector(BatchedEnv):
 
     Description
     -----------
-    ``H`` layers of ``states`` states each, ``actions`` actions, start state 0 of layer 0.
+    ``H`` layers of ``states`` states each, ``actions`` actions, start state 0 of layer 0
+    (``start="fixed"``) or uniform over layer 0 afresh each episode (``start="random"``: with
+    ``H = 1`` this is a linear contextual bandit with i.i.d. contexts, papers §2.1).
     Features ``φ(s, a) ∈ R^d``: ``features="simplex"`` draws them uniformly on the
     probability simplex ``Δ_d`` and the transitions are ``P_h(s'|s, a) = Σ_i φ_i(s, a)
     μ_{h,i}(s')`` with ``μ_{h,i}`` random distributions over the next layer (a true linear MDP);
@@ -79,7 +81,7 @@ class LinearMDPVector(BatchedEnv):
 
     Arguments
     ---------
-    H, states, actions, d, features, adversary, switch_every, walk_step, instance_seed
+    H, states, actions, d, features, adversary, switch_every, walk_step, start, instance_seed
         As above; ``d`` defaults to 4 (simplex) or ``states · actions`` (tabular).
         ``num_envs`` is the number of replicates; ``device``/``dtype`` where observations
         live (the dynamics and the oracle are float64).
@@ -111,13 +113,15 @@ class LinearMDPVector(BatchedEnv):
             {"H": 2, "states": 2, "actions": 3, "adversary": "stochastic", "d": 3},
             {"H": 3, "states": 2, "actions": 2, "features": "tabular", "adversary": "anti_uniform"},
             {"H": 1, "states": 1, "actions": 3, "switch_every": 2},
+            {"H": 1, "states": 4, "actions": 3, "start": "random"},
         ]
 
     def __init__(self, num_envs: int = 1, *, H: int = 3, states: int = 5, actions: int = 4,  # noqa: N803
                  d: int | None = None, features: Literal["simplex", "tabular"] = "simplex",
                  adversary: Literal["switching", "random_walk", "stochastic",
                                     "anti_uniform"] = "switching",
-                 switch_every: int = 500, walk_step: float = 0.05, instance_seed: int = 0,
+                 switch_every: int = 500, walk_step: float = 0.05,
+                 start: Literal["fixed", "random"] = "fixed", instance_seed: int = 0,
                  device: str | torch.device = "cpu",
                  dtype: str | torch.dtype = "float32") -> None:
         super().__init__(num_envs, device=device, dtype=dtype)
@@ -126,6 +130,7 @@ class LinearMDPVector(BatchedEnv):
             _positive_int(name, v)
         check_choice("features", features, ("simplex", "tabular"))
         check_choice("adversary", adversary, ADVERSARIES)
+        check_choice("start", start, ("fixed", "random"))
         if d is None:
             d = states * actions if features == "tabular" else 4
         _positive_int("d", d)
@@ -142,7 +147,7 @@ class LinearMDPVector(BatchedEnv):
         self.H, self.states, self.actions, self.d = int(H), int(states), int(actions), int(d)
         self.features, self.adversary = features, adversary
         self.switch_every, self.walk_step = int(switch_every), float(walk_step)
-        self.instance_seed = int(instance_seed)
+        self.start, self.instance_seed = start, int(instance_seed)
         self._build_instance()
         self.single_observation_space = spaces.Box(0.0, 1.0, (self.H, self.states, self.actions,
                                                               self.d), dtype=np.float32)
@@ -170,7 +175,7 @@ class LinearMDPVector(BatchedEnv):
 
     def simulator(self) -> LinearMDPSimulator:
         """The true dynamics as a simulator (trajectories of any policy, never losses)."""
-        return LinearMDPSimulator(self.P)
+        return LinearMDPSimulator(self.P, self.start, self.H)
 
     def theta(self, k: int) -> np.ndarray:
         """``θ_{k,h}`` (H, d) of episode ``k`` (1-based); call in order (walks are stateful)."""
@@ -232,12 +237,13 @@ class LinearMDPVector(BatchedEnv):
         table = self.loss_table(self.theta(self._k))
         self._cum_table = self._cum_table + table
         noise = self._noise(self._k - 1).to(torch.float64).unsqueeze(1)     # (R, 1, H, 2)
-        states, actions = sample_trajectories(self.P, pi, noise)
+        states, actions = sample_trajectories(self.P, pi, noise, self.start)
         states, actions = states[:, 0], actions[:, 0]
         layers = torch.arange(self.H, device=self.device)
         losses = table[layers, states, actions]                             # (R, H)
-        oracle = {"loss": policy_value(self.P, table, pi),
-                  "comparator_cum_loss": best_value(self.P, self._cum_table).repeat(self.num_envs)}
+        best = best_value(self.P, self._cum_table, self.start)
+        oracle = {"loss": policy_value(self.P, table, pi, self.start),
+                  "comparator_cum_loss": best.repeat(self.num_envs)}
         info = {"feedback": {"states": states, "actions": actions, "losses": losses.to(self.dtype)},
                 "oracle": oracle}
         false = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
