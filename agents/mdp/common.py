@@ -49,7 +49,7 @@ def policy_from_weights(phi: Tensor, weights: Tensor, eta: float,
     ``log_barrier`` uses the shared exact solver :func:`log_barrier_simplex` (valid for
     arbitrarily negative ``L``); ``entropy`` is exponential weights ``∝ exp(−ηL)``.
     """
-    loss = torch.einsum("rhsad,rhd->rhsa", phi, weights)
+    loss = (phi.flatten(2, 3) @ weights.unsqueeze(-1)).view(phi.shape[:-1])
     if regularizer == "log_barrier":
         return log_barrier_simplex(loss, eta)
     return torch.softmax(-eta * loss, dim=-1)
@@ -66,8 +66,9 @@ def occupancy(states: Tensor, n_states: int) -> Tensor:
 
 def covariance(phi: Tensor, policy: Tensor, occ: Tensor) -> Tensor:
     """``Σ_h = Σ_s occ_h(s) Σ_a π_h(a|s) φ(s, a)φ(s, a)ᵀ`` per replicate and layer ``(R, H, d, d)``."""
-    w = occ.unsqueeze(-1) * policy                                   # (R, H, S, A)
-    return torch.einsum("rhsa,rhsai,rhsaj->rhij", w, phi, phi)
+    w = (occ.unsqueeze(-1) * policy).flatten(2).unsqueeze(-1)        # (R, H, S·A, 1)
+    x = phi.flatten(2, 3)                                             # (R, H, S·A, d)
+    return (x * w).transpose(-1, -2) @ x
 
 
 def regularized_inverse(cov: Tensor, gamma: float) -> Tensor:
@@ -102,18 +103,21 @@ def bonus_weights(phi: Tensor, policy: Tensor, cov_inv: Tensor, states: Tensor,
     from the simulated trajectories, ``v_h = Σ_h⁻¹ mean_i φ(s_h^i, a_h^i) D_{h+1}^i`` with
     ``D`` the dilated bonus-to-go along trajectory ``i``.
     """
-    horizon = phi.shape[1]
-    norms = torch.einsum("rhsai,rhij,rhsaj->rhsa", phi, cov_inv, phi)
+    horizon, n_actions = phi.shape[1], phi.shape[3]
+    x = phi.flatten(2, 3)                                             # (R, H, S·A, d)
+    norms = ((x @ cov_inv) * x).sum(-1).view(phi.shape[:-1])
     b = beta * (policy * norms).sum(-1)                               # (R, H, S)
     r, n, _ = states.shape
-    along = b.gather(2, states.transpose(1, 2)).transpose(1, 2)      # (R, n, H)
+    st = states.transpose(1, 2)                                       # (R, H, n)
+    along = b.gather(2, st)
     dilate = 1.0 + 1.0 / horizon
-    to_go = reward_to_go(along, dilate)
-    future = torch.zeros_like(to_go)
-    future[..., :-1] = dilate * to_go[..., 1:]
-    f = layer_features(phi, states, actions)                         # (R, n, H, d)
-    target = (f * future.unsqueeze(-1)).mean(1)                      # (R, H, d)
-    return torch.einsum("rhij,rhj->rhi", cov_inv, target)
+    future = torch.zeros_like(along)
+    for h in range(horizon - 2, -1, -1):                              # dilated bonus-to-go
+        future[:, h] = dilate * (along[:, h + 1] + future[:, h + 1])
+    bins = torch.zeros(r, horizon, x.shape[2], dtype=x.dtype, device=x.device)
+    bins.scatter_add_(2, st * n_actions + actions.transpose(1, 2), future)
+    target = (bins.unsqueeze(-2) @ x).squeeze(-2) / n                 # mean_i φ(s_h, a_h) F_h
+    return (cov_inv @ target.unsqueeze(-1)).squeeze(-1)
 
 
 class SimulatorClient:

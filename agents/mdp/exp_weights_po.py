@@ -30,7 +30,7 @@ class ExpWeightsPO(SimulatorPO):
     beta
         Bonus scale; default ``η·H``; 0 disables the bonus.
     rollouts
-        Simulator trajectories per episode; default ``min(K, 256)``.
+        Simulator trajectories per episode; default ``min(K, 64)``.
 
     Info
     ----
@@ -57,4 +57,4 @@ class ExpWeightsPO(SimulatorPO):
         gamma = default(self.gamma, k ** (-1.0 / 3.0))
         eta = default(self.eta, gamma / h)
         beta = default(self.beta, eta * h)
-        return eta, gamma, beta, self.rollouts or min(k, 256)
+        return eta, gamma, beta, self.rollouts or min(k, 64)

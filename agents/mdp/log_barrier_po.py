@@ -36,7 +36,7 @@ class LogBarrierPO(SimulatorPO):
     beta
         Bonus scale; default ``η·H`` (reconstruction); 0 disables the bonus.
     rollouts
-        Simulator trajectories per episode; default ``min(K, 256)`` (reconstruction: papers
+        Simulator trajectories per episode; default ``min(K, 64)`` (reconstruction: papers
         §2.3 say ``N ≈ K``; capped for speed, which leaves a covariance error ~1/16).
 
     Info
@@ -71,4 +71,4 @@ class LogBarrierPO(SimulatorPO):
         eta = default(self.eta, math.sqrt(a * log_k(k) / (d * h * h * k)))
         gamma = default(self.gamma, 1.0 / math.sqrt(k))
         beta = default(self.beta, eta * h)
-        return eta, gamma, beta, self.rollouts or min(k, 256)
+        return eta, gamma, beta, self.rollouts or min(k, 64)

@@ -37,7 +37,7 @@ class MagnitudeReducedPO(SimulatorPO):
     beta
         Bonus scale; default ``η·H``; 0 disables the bonus.
     rollouts
-        Simulator trajectories per episode; default ``min(K, 256)``.
+        Simulator trajectories per episode; default ``min(K, 64)``.
     clip
         Bound on ``η|Q̃|`` (reconstruction); default 1.
 
@@ -78,7 +78,7 @@ class MagnitudeReducedPO(SimulatorPO):
         eta = default(self.eta, math.sqrt(max(math.log(a), 1.0) / (d * h * h * k)))
         gamma = default(self.gamma, 1.0 / math.sqrt(k))
         beta = default(self.beta, eta * h)
-        return eta, gamma, beta, self.rollouts or min(k, 256)
+        return eta, gamma, beta, self.rollouts or min(k, 64)
 
     def _estimate(self, w: Tensor, phi: Tensor, policy: Tensor) -> Tensor:
         centred = phi - (policy.unsqueeze(-1) * phi).sum(-2, keepdim=True)   # (R, H, S, A, d)

@@ -104,7 +104,7 @@ class SimulatorPO(BatchedAgent):
         states, actions = fb["states"].unsqueeze(1), fb["actions"].unsqueeze(1)   # (R, 1, H)
         f = layer_features(phi, states, actions)[:, 0]                            # (R, H, d)
         togo = reward_to_go(fb["losses"].to(torch.float64))                       # (R, H)
-        w = torch.einsum("rhij,rhj->rhi", step.act_info["_cov_inv"], f) * togo.unsqueeze(-1)
+        w = (step.act_info["_cov_inv"] @ f.unsqueeze(-1)).squeeze(-1) * togo.unsqueeze(-1)
         w = self._estimate(w, phi, step.action.to(torch.float64))
         self._weights = self._weights + w - step.act_info["_bonus"]
 

@@ -30,10 +30,11 @@ def policy_value(P: Tensor, loss: Tensor, policy: Tensor, start: str = "fixed") 
     horizon = loss.shape[0]
     v = None
     for h in range(horizon - 1, -1, -1):
-        q = loss[h].expand(policy.shape[0], *loss.shape[1:])
-        if v is not None:
-            q = q + torch.einsum("sat,rt->rsa", P[h], v)
-        v = (policy[:, h] * q).sum(-1)
+        if v is None:
+            v = (policy[:, h] * loss[h]).sum(-1)
+        else:   # Q_h = ℓ_h + P_h V_{h+1}: one (R, S') x (S', S·A) product
+            nxt = (v @ P[h].flatten(0, 1).T).view(policy.shape[0], *loss.shape[1:])
+            v = (policy[:, h] * (loss[h] + nxt)).sum(-1)
     assert v is not None
     return v[:, 0] if start == "fixed" else v.mean(-1)
 
@@ -46,41 +47,44 @@ def best_value(P: Tensor, loss: Tensor, start: str = "fixed") -> Tensor:  # noqa
     """
     v = None
     for h in range(loss.shape[0] - 1, -1, -1):
-        q = loss[h] if v is None else loss[h] + torch.einsum("sat,t->sa", P[h], v)
+        q = loss[h] if v is None else loss[h] + P[h] @ v
         v = q.amin(-1)
     assert v is not None
     return v[0] if start == "fixed" else v.mean()
 
 
-def _pick(probs: Tensor, u: Tensor) -> Tensor:
-    """Inverse-CDF draw along the last dim of ``probs`` with uniforms ``u`` (same lead shape)."""
-    cdf = probs.cumsum(-1)
-    idx = (cdf < (u * cdf[..., -1]).unsqueeze(-1)).sum(-1)
-    return idx.clamp_max(probs.shape[-1] - 1)
+def _pick(cdf: Tensor, u: Tensor) -> Tensor:
+    """Inverse-CDF draw: the first index whose cumulative probability exceeds ``u``."""
+    idx = torch.searchsorted(cdf, u.unsqueeze(-1).contiguous(), right=True).squeeze(-1)
+    return idx.clamp_max(cdf.shape[-1] - 1)
 
 
 def sample_trajectories(P: Tensor, policy: Tensor, noise: Tensor,  # noqa: N803
-                        start: str = "fixed") -> tuple[Tensor, Tensor]:
+                        start: str = "fixed", P_cdf: Tensor | None = None  # noqa: N803
+                        ) -> tuple[Tensor, Tensor]:
     """Trajectories of ``policy`` (R, H, S, A) driven by uniforms ``noise`` (R, n, H, 2).
 
     Returns ``(states, actions)``, each ``(R, n, H)`` int64; ``noise[..., h, 0]`` draws the
     action at layer ``h``, ``noise[..., h, 1]`` the next state, and the last layer's unused
-    ``noise[..., H − 1, 1]`` the start state when ``start="random"``.
+    ``noise[..., H − 1, 1]`` the start state when ``start="random"``. ``P_cdf`` (optional) is
+    ``P.cumsum(-1)``, precomputed.
     """
     r, n, horizon, _ = noise.shape
-    rows = torch.arange(r, device=policy.device).unsqueeze(1).expand(r, n)
+    n_states, n_actions = policy.shape[2], policy.shape[3]
+    p_cdf = P.cumsum(-1) if P_cdf is None else P_cdf
+    pi_cdf = policy.cumsum(-1).flatten(1, 2)                       # (R, H·S, A)
     if start == "fixed":
         s = torch.zeros(r, n, dtype=torch.long, device=policy.device)
     else:
-        states = policy.shape[2]
-        s = (noise[:, :, -1, 1] * states).long().clamp_max(states - 1)
+        s = (noise[:, :, -1, 1] * n_states).long().clamp_max(n_states - 1)
     states, actions = [], []
     for h in range(horizon):
-        a = _pick(policy[rows, h, s], noise[:, :, h, 0])
+        rows = pi_cdf.gather(1, (s + h * n_states).unsqueeze(-1).expand(r, n, n_actions))
+        a = _pick(rows, noise[:, :, h, 0])
         states.append(s)
         actions.append(a)
         if h + 1 < horizon:
-            s = _pick(P[h][s, a], noise[:, :, h, 1])
+            s = _pick(p_cdf[h].flatten(0, 1)[s * n_actions + a].contiguous(), noise[:, :, h, 1])
     return torch.stack(states, -1), torch.stack(actions, -1)
 
 
@@ -102,6 +106,7 @@ class LinearMDPSimulator:
 
     def __init__(self, P: Tensor, start: str = "fixed", horizon: int | None = None) -> None:  # noqa: N803
         self._P, self.start = P, start
+        self._cdf = P.cumsum(-1)
         self.horizon = P.shape[0] + 1 if horizon is None else horizon
 
     def noise_shape(self, n: int) -> tuple[int, ...]:
@@ -110,7 +115,8 @@ class LinearMDPSimulator:
 
     def rollouts(self, policy: Tensor, noise: Tensor) -> dict[str, Tensor]:
         """``n`` trajectories of each replicate's policy (states and actions only)."""
-        P = self._P.to(policy.device)  # noqa: N806
-        states, actions = sample_trajectories(P, policy.to(P.dtype), noise.to(P.dtype),
-                                              self.start)
+        if self._P.device != policy.device:
+            self._P, self._cdf = self._P.to(policy.device), self._cdf.to(policy.device)
+        states, actions = sample_trajectories(self._P, policy.to(self._P.dtype),
+                                              noise.to(self._P.dtype), self.start, self._cdf)
         return {"states": states, "actions": actions}

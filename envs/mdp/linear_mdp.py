@@ -172,6 +172,12 @@ class LinearMDPVector(BatchedEnv):
         self._theta_mean = rng.uniform(size=(h, d))
         self._target = rng.integers(d, size=h)
         self._obs_single = self.phi.to(self.dtype)
+        self._P_cdf = self.P.cumsum(-1)
+        anti = np.ones((h, d))
+        anti[np.arange(h), self._target] = 0.0
+        self._anti = anti
+        first = self._theta_pair[0] if self.adversary == "switching" else anti
+        self._tables = [self.loss_table(first), self.loss_table(self._theta_pair[1])]
 
     def simulator(self) -> LinearMDPSimulator:
         """The true dynamics as a simulator (trajectories of any policy, never losses)."""
@@ -182,9 +188,7 @@ class LinearMDPVector(BatchedEnv):
         if self.adversary == "switching":
             return self._theta_pair[((k - 1) // self.switch_every) % 2]
         if self.adversary == "anti_uniform":
-            out = np.ones((self.H, self.d))
-            out[np.arange(self.H), self._target] = 0.0
-            return out
+            return self._anti
         if self.adversary == "stochastic":
             return (self._loss_rng.uniform(size=(self.H, self.d)) < self._theta_mean).astype(float)
         walk = self._walk + self.walk_step * self._loss_rng.standard_normal((self.H, self.d))
@@ -221,10 +225,10 @@ class LinearMDPVector(BatchedEnv):
             msg = (f"the policy has shape {tuple(pi.shape)}, expected (replicates, H, states, "
                    f"actions) = {shape}")
             raise ValueError(msg)
-        bad = ~(pi.isfinite().all(-1) & (pi >= -1e-6).all(-1)
-                & ((pi.sum(-1) - 1.0).abs() <= 1e-6))
-        if bool(bad.any()):
-            r, h, s = (int(i) for i in bad.nonzero()[0])
+        # one pass: NaN and inf fail both comparisons (a NaN entry makes the row sum NaN)
+        ok = (pi.amin(-1) >= -1e-6) & ((pi.sum(-1) - 1.0).abs() <= 1e-6)
+        if not bool(ok.all()):
+            r, h, s = (int(i) for i in (~ok).nonzero()[0])
             row = [round(float(x), 6) for x in pi[r, h, s]]
             msg = (f"the policy of replicate {r} at layer {h}, state {s} is not a distribution "
                    f"over actions ({row}: needs entries >= 0 summing to 1 within 1e-6, no NaN)")
@@ -234,10 +238,14 @@ class LinearMDPVector(BatchedEnv):
     def step(self, action: Any) -> tuple[Tensor, Tensor, Tensor, Tensor, dict]:
         pi = self._policy(action)
         self._k += 1
-        table = self.loss_table(self.theta(self._k))
+        if self.adversary in ("switching", "anti_uniform"):   # two (or one) fixed tables
+            phase = ((self._k - 1) // self.switch_every) % 2 if self.adversary == "switching" else 0
+            table = self._tables[phase]
+        else:
+            table = self.loss_table(self.theta(self._k))
         self._cum_table = self._cum_table + table
         noise = self._noise(self._k - 1).to(torch.float64).unsqueeze(1)     # (R, 1, H, 2)
-        states, actions = sample_trajectories(self.P, pi, noise, self.start)
+        states, actions = sample_trajectories(self.P, pi, noise, self.start, self._P_cdf)
         states, actions = states[:, 0], actions[:, 0]
         layers = torch.arange(self.H, device=self.device)
         losses = table[layers, states, actions]                             # (R, H)
