@@ -6,25 +6,37 @@ quantities stay on the device; rows are recorded on a schedule and flushed in ch
 steps); regret always counts at decision time. The loop never hands ``info["oracle"]`` to
 the agent. Gradient mode is left to agents: one that trains a network enables autograd in
 ``update`` and should act under ``torch.no_grad()``.
+
+What is recorded follows the run's :class:`olearn.trace.TraceSchema` (see :mod:`olearn.trace`
+for the rule): :func:`trace_schema` makes it before round 1 from the env's ``oracle_keys``
+and each agent's ``info_keys``/``info_dtypes``, probing a throwaway copy of whatever declares
+nothing. At a recorded round the loop looks each recorded key up (``None`` when absent: a
+null) and checks, with one set comparison per dict, that no per-replicate entry escapes the
+schema.
 """
 
 from __future__ import annotations
 
+import copy
+import random
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 from torch import Tensor
 
+from olearn.adapters import PerReplicateAgent, PerReplicateEnv
 from olearn.errors import AgentError, EnvError
-from olearn.trace import Recorder
+from olearn.trace import Recorder, TraceSchema, dtype_name, fits
 from olearn.types import Step
 
-__all__ = ["LoopState", "action_problem", "run_loop"]
+__all__ = ["LoopState", "action_problem", "declared_info_keys", "declared_oracle_keys",
+           "run_loop", "trace_schema"]
 
 
 @dataclass
@@ -62,20 +74,119 @@ def action_problem(action: Any, space: Any, replicates: int) -> str | None:
     return None
 
 
-def _scalar_keys(d: dict[str, Any], replicates: int, taken: set[str]) -> list[str]:
-    """Keys of ``d`` holding one scalar per replicate: these become trace columns."""
-    return [k for k, v in d.items()
-            if isinstance(v, Tensor) and v.shape == (replicates,) and k not in taken]
+def _per_replicate(v: Any, replicates: int) -> bool:
+    return isinstance(v, Tensor) and v.shape == (replicates,)
+
+
+def _observed(d: Mapping[str, Any], replicates: int) -> dict[str, str | None]:
+    """The trace dtype of each entry of ``d`` holding one value per replicate (others: None)."""
+    return {k: dtype_name(v) if _per_replicate(v, replicates) else None for k, v in d.items()}
+
+
+def declared_oracle_keys(env: Any) -> dict[str, str] | None:
+    """The env's ``oracle_keys`` (key -> trace dtype), or ``None`` if it declares none.
+
+    A plain ``gymnasium.Env`` batched by :class:`olearn.adapters.PerReplicateEnv` may declare
+    them on its (unwrapped) class.
+    """
+    if isinstance(env, PerReplicateEnv):
+        env = env.envs[0].unwrapped
+    keys = getattr(env, "oracle_keys", None)
+    return None if keys is None else dict(keys)
+
+
+def declared_info_keys(agent: Any) -> dict[str, str | None] | None:
+    """The agent's ``act_info`` keys (key -> trace dtype, None: not recorded), or ``None``.
+
+    From ``info_keys`` (float64 each) and ``info_dtypes`` (the exceptions); a single-replicate
+    agent batched by :class:`olearn.adapters.PerReplicateAgent` may declare them on its class.
+    """
+    if isinstance(agent, PerReplicateAgent):
+        agent = agent.inner
+    keys = getattr(agent, "info_keys", None)
+    if keys is None:
+        return None
+    dtypes = getattr(agent, "info_dtypes", None) or {}
+    return {k: dtypes.get(k, "float64") for k in keys}
+
+
+def trace_schema(env: Any, agents: Mapping[str, Any], *, env_seeds: list[int],
+                 agent_seeds: Mapping[str, list[int]], device: torch.device) -> TraceSchema:
+    """The run's trace schema, from the declarations of ``env`` and ``agents`` (by label).
+
+    What declares nothing is probed: ``env`` (a fresh environment, used for nothing else) is
+    reset with ``env_seeds``, a deep copy of each undeclared agent is reset with its
+    ``agent_seeds`` and acts once, and, if the env is undeclared, the env steps once with the
+    first such action. The agents themselves and the global random states are left untouched.
+    """
+    replicates = len(env_seeds)
+    oracle: Mapping[str, str | None] | None = declared_oracle_keys(env)
+    infos = {label: declared_info_keys(a) for label, a in agents.items()}
+    probe = [label for label, keys in infos.items() if keys is None]
+    if oracle is None and not probe and agents:
+        probe = [next(iter(agents))]
+    if probe:
+        with _global_rng_kept(device):
+            obs, _ = env.reset(seed=env_seeds)
+            action = None
+            for label in probe:
+                try:
+                    twin = copy.deepcopy(agents[label])
+                except Exception as e:  # noqa: BLE001 - any copy failure means: declare instead
+                    msg = (f"cannot copy agent {label!r} to find its act_info keys before round "
+                           f"1 ({type(e).__name__}: {e}); declare them: info_keys = (...) on "
+                           "its class")
+                    raise AgentError(msg) from None
+                twin.reset(seeds=agent_seeds[label], device=device)
+                act, info = twin.act(obs)
+                if not isinstance(info, dict):
+                    raise AgentError(f"act must return (action, dict), got {type(info).__name__}")
+                if infos[label] is None:
+                    infos[label] = _observed(info, replicates)
+                action = act if action is None else action
+            if oracle is None:
+                problem = action_problem(action, env.single_action_space, replicates)
+                if problem:
+                    raise AgentError(f"round 1: {problem}")
+                info = env.step(action)[4]
+                oracle = _observed(info.get("oracle", {}) if isinstance(info, dict) else {},
+                                   replicates)
+    return TraceSchema.build(oracle or {}, {k: v or {} for k, v in infos.items()},
+                             discrete=isinstance(env.single_action_space, gym.spaces.Discrete))
+
+
+class _global_rng_kept:
+    """Restore Python's, numpy's and torch's global random states on exit."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.cuda = device.type == "cuda"
+
+    def __enter__(self) -> None:
+        self.states = (random.getstate(), np.random.get_state(), torch.get_rng_state(),
+                       torch.cuda.get_rng_state_all() if self.cuda else None)
+
+    def __exit__(self, *exc: object) -> None:
+        py, npy, cpu, cuda = self.states
+        random.setstate(py)
+        np.random.set_state(npy)
+        torch.set_rng_state(cpu)
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
 
 
 def run_loop(env: Any, agent: Any, state: LoopState, *, horizon: int, record_at: np.ndarray,
              recorder: Recorder, replicate_ids: list[int], delay: int = 0,
              on_flush: Callable[[LoopState], None] | None = None,
-             flush_seconds: float = 60.0, progress: Callable[[int], None] | None = None) -> LoopState:
+             flush_seconds: float = 60.0, progress: Callable[[int], None] | None = None,
+             schema: TraceSchema | None = None, label: str = "agent") -> LoopState:
     """Run rounds ``state.t + 1 .. horizon``; returns the final state.
 
     ``on_flush(state)`` is called after every flushed chunk (the runner checkpoints there);
     a chunk is also flushed when ``flush_seconds`` of wall time passed since the last one.
+    Rows follow ``schema`` (the run's; this agent's ``act_info`` keys are
+    ``schema.act_info[label]``); without one, the schema is made at the first recorded round
+    from the declarations of ``env`` and ``agent``, or from the values of that round for what
+    declares nothing.
     """
     replicates = len(replicate_ids)
     space = env.single_action_space
@@ -87,9 +198,10 @@ def run_loop(env: Any, agent: Any, state: LoopState, *, horizon: int, record_at:
     start = time.monotonic() - state.seconds
     loss_based: bool | None = None
     obs = state.obs
-    taken = {"regret", "reward", "cum_reward"}
     first = state.t + 1
-    columns: tuple[list[str], list[str]] | None = None
+    keys: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # recorded oracle, act_info keys
+    known: tuple[set[str], set[str]] = (set(), set())   # keys that need no column (or have one)
+    with_action = False
 
     def flush() -> None:
         nonlocal last_flush
@@ -136,12 +248,22 @@ def run_loop(env: Any, agent: Any, state: LoopState, *, horizon: int, record_at:
         obs = state.obs = next_obs
         state.t = t
         if t == next_rec:
-            if columns is None:  # which oracle and act_info entries are per-replicate scalars
-                from_oracle = _scalar_keys(oracle, replicates, taken)
-                columns = (from_oracle, _scalar_keys(act_info, replicates, taken | set(from_oracle)))
-                recorder.columns(["regret", "reward", "cum_reward", *columns[0], *columns[1]])
-            recorder.record(t, (regret, reward, state.cum_reward, *[oracle[k] for k in columns[0]],
-                                *[act_info[k] for k in columns[1]]))
+            if keys is None:
+                if schema is None:
+                    schema = _first_round_schema(env, agent, oracle, act_info, replicates, label)
+                keys = (schema.oracle, schema.act_info.get(label, ()))
+                known = ({"regret", *keys[0], *(declared_oracle_keys(env) or ())},
+                         {*keys[1], *(declared_info_keys(agent) or ())})
+                with_action = schema.action
+                _check_values(schema, keys, oracle, act_info, replicates, t, label)
+                recorder.columns(["regret", "reward", "cum_reward", *(["action"] * with_action),
+                                  *keys[0], *keys[1]], schema.columns)
+            if not (oracle.keys() <= known[0] and act_info.keys() <= known[1]):
+                _unknown_keys(oracle, act_info, known, replicates, t, label)
+            head = ((regret, reward, state.cum_reward, action) if with_action else
+                    (regret, reward, state.cum_reward))
+            recorder.record(t, (*head, *[oracle.get(k) for k in keys[0]],
+                                *[act_info.get(k) for k in keys[1]]))
             rec_idx += 1
             next_rec = points[rec_idx] if rec_idx < len(points) else horizon + 1
             if recorder.full:
@@ -155,6 +277,60 @@ def run_loop(env: Any, agent: Any, state: LoopState, *, horizon: int, record_at:
     if progress is not None:
         progress(horizon)
     return state
+
+
+def _first_round_schema(env: Any, agent: Any, oracle: dict[str, Any], act_info: dict[str, Any],
+                        replicates: int, label: str) -> TraceSchema:
+    """A one-agent schema from the declarations, or else the first recorded round's values."""
+    oracle_keys = declared_oracle_keys(env)
+    info_keys = declared_info_keys(agent)
+    return TraceSchema.build(
+        _observed(oracle, replicates) if oracle_keys is None else oracle_keys,
+        {label: _observed(act_info, replicates) if info_keys is None else info_keys},
+        discrete=isinstance(env.single_action_space, gym.spaces.Discrete))
+
+
+def _check_values(schema: TraceSchema, keys: tuple[tuple[str, ...], tuple[str, ...]],
+                  oracle: dict[str, Any], act_info: dict[str, Any], replicates: int, t: int,
+                  label: str) -> None:
+    """Refuse a recorded value that is not one value per replicate or does not fit its column."""
+    for d, names, where in ((oracle, keys[0], "info['oracle']"), (act_info, keys[1], "act_info")):
+        for k in names:
+            v = d.get(k)
+            if v is None:
+                continue
+            column = schema.columns[k]
+            if not _per_replicate(v, replicates):
+                shape = tuple(v.shape) if isinstance(v, Tensor) else type(v).__name__
+                problem = f"holds {shape}, not a tensor of shape ({replicates},)"
+            elif not fits(dtype_name(v), column):
+                problem = f"holds {v.dtype} values, which the {column} column cannot store"
+            else:
+                continue
+            if d is oracle:
+                raise EnvError(f"round {t}: {where}[{k!r}] {problem}; fix the value or its "
+                               "dtype in the env's oracle_keys (or drop it there)")
+            raise AgentError(f"round {t}: agent {label!r}'s {where}[{k!r}] {problem}; fix the "
+                             f"value or set info_dtypes = {{{k!r}: ...}} on its class (None: "
+                             "not recorded)")
+
+
+def _unknown_keys(oracle: dict[str, Any], act_info: dict[str, Any],
+                  known: tuple[set[str], set[str]], replicates: int, t: int, label: str) -> None:
+    """Refuse a per-replicate entry outside the schema; remember the others (not recorded)."""
+    for d, seen in ((oracle, known[0]), (act_info, known[1])):
+        for k in d.keys() - seen:
+            if not _per_replicate(d[k], replicates):
+                seen.add(k)
+            elif d is oracle:
+                raise EnvError(f"round {t}: info['oracle'][{k!r}] is not in the run's trace "
+                               "schema and would be lost; declare it in the env class's "
+                               f"oracle_keys, e.g. {{{k!r}: {dtype_name(d[k])!r}}} (a resumed "
+                               "run keeps its schema)")
+            else:
+                raise AgentError(f"round {t}: agent {label!r}'s act_info[{k!r}] is not in the "
+                                 f"run's trace schema and would be lost; add {k!r} to the agent "
+                                 "class's info_keys (a resumed run keeps its schema)")
 
 
 def _regret_kind(oracle: dict[str, Any], t: int) -> bool:

@@ -26,12 +26,12 @@ import torch
 
 from olearn.device import resolve_device
 from olearn.errors import RunExistsError, SpecError
-from olearn.loop import LoopState, run_loop
+from olearn.loop import LoopState, run_loop, trace_schema
 from olearn.registry import make_agent, make_env
 from olearn.seeding import replicate_seeds
 from olearn.simulator import attach_simulators
 from olearn.spec import RunSpec
-from olearn.trace import Recorder, TraceWriter, load, schedule
+from olearn.trace import Recorder, TraceSchema, TraceWriter, load, schedule
 
 __all__ = ["RunResult", "simulate"]
 
@@ -199,11 +199,13 @@ def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | N
     threads = _cpu_threads(cpu_threads)   # a cap: compiled kernels pick their count under it
     try:
         agents = build(spec, device)
+        schema = _schema(spec, meta, agents, device)
+        _write_meta(out, meta)
         for entry in spec.agents:
             if meta["agents"].get(entry.label, {}).get("status") == "complete":
                 continue
             meta["agents"][entry.label] = _run_agent(spec, entry, agents[entry.label], out, device,
-                                                     progress)
+                                                     progress, schema)
             _write_meta(out, meta)
     except BaseException as e:
         if existed is not None and isinstance(e, SpecError) and not (out / "trace").exists():
@@ -252,8 +254,22 @@ def _cpu_threads(torch_threads: int, kernel_threads: int | None = None) -> tuple
     return old
 
 
+def _schema(spec: RunSpec, meta: dict[str, Any], agents: dict[str, Any],
+            device: torch.device) -> TraceSchema:
+    """The run's trace schema: ``meta["trace_schema"]`` (a resumed run), or made and put there."""
+    if "trace_schema" in meta:
+        return TraceSchema.from_json(meta["trace_schema"])
+    ids = spec.replicate_ids
+    env = make_env(spec.env.id, num_envs=len(ids), device=device, kwargs=spec.env.kwargs)
+    schema = trace_schema(env, agents, env_seeds=replicate_seeds(spec.seed, "env", ids),
+                          agent_seeds={e.label: replicate_seeds(spec.seed, f"agent:{e.label}", ids)
+                                       for e in spec.agents}, device=device)
+    meta["trace_schema"] = schema.to_json()
+    return schema
+
+
 def _run_agent(spec: RunSpec, entry: Any, agent: Any, out: Path, device: torch.device,
-               progress: _Progress) -> dict[str, Any]:
+               progress: _Progress, schema: TraceSchema) -> dict[str, Any]:
     ids = spec.replicate_ids
     env = make_env(spec.env.id, num_envs=len(ids), device=device, kwargs=spec.env.kwargs)
     ckpt = out / "checkpoints" / f"{entry.label}.pt"
@@ -295,7 +311,7 @@ def _run_agent(spec: RunSpec, entry: Any, agent: Any, out: Path, device: torch.d
         state = run_loop(env, agent, state, horizon=spec.horizon, record_at=record_at,
                          recorder=recorder, replicate_ids=ids, delay=spec.delay,
                          on_flush=on_flush, flush_seconds=min(60.0, spec.checkpoint_seconds or 60.0),
-                         progress=tick)
+                         progress=tick, schema=schema, label=entry.label)
     finally:
         progress.stop()
         writer.close()

@@ -1,26 +1,69 @@
 """The regret trace: a Parquet dataset partitioned by agent, written in atomic parts.
 
-Layout: ``OUT/trace/agent=<label>/part-00000.parquet``. Stable columns: ``agent`` (from the
-partition), ``replicate`` (int64), ``t`` (int64, 1-based round), ``regret`` (float64,
-cumulative), ``reward`` (float64, this round) and ``cum_reward``; then the environment's
-oracle quantities and the agent's ``act_info`` entries, one column each.
+Layout: ``OUT/trace/agent=<label>/part-00000.parquet``. Every part of every agent of a run has
+the same columns, in the same order, with the same dtypes: the run's :class:`TraceSchema`. So
+any Parquet reader reads the whole trace with no options (``polars.scan_parquet(glob,
+hive_partitioning=True)``, DuckDB's ``read_parquet(glob, hive_partitioning=true)``,
+``pyarrow.dataset.dataset(OUT/"trace", partitioning="hive")``), and ``agent`` comes from the
+partition. Columns, in order:
+
+- ``replicate`` (int64), ``t`` (int64, 1-based round), ``regret`` (float64, cumulative),
+  ``reward`` (float64, this round), ``cum_reward`` (float64);
+- ``action`` (int64, the arm played) and ``propensity`` (float64, the probability the agent
+  gave that arm, from ``act_info["propensity"]``; null for an agent that reports none) when
+  the action space is ``Discrete``: a trace is then logged bandit feedback (context
+  ``(replicate, t)``, action, reward, propensity). Other actions (OCO points, vectors) get
+  no ``action`` column; ``propensity`` appears there only if an agent reports one;
+- the environment's ``info["oracle"]`` entries that hold one value per replicate (but
+  ``regret``, which is this round's increment of the ``regret`` column);
+- the union over the run's agents of their ``act_info`` entries that hold one value per
+  replicate, in agent order; null where an agent, or a round, has no such entry.
+
+The schema is fixed before round 1 from declarations, and written to ``OUT/meta.json``
+(``trace_schema``) so that ``--resume`` continues with the same one:
+
+- an environment declares ``oracle_keys``, a dict ``{key: dtype}`` (dtype ``"float64"``,
+  ``"int64"`` or ``"bool"``) of its per-replicate ``info["oracle"]`` entries, as a class
+  attribute or a property (:class:`olearn.vector.BatchedEnv`; a plain ``gymnasium.Env``
+  plug-in may set it too);
+- an agent declares ``info_keys``, the keys of its ``act_info`` (as the contract tests
+  require), recorded as float64 unless ``info_dtypes`` maps a key to ``"int64"`` or
+  ``"bool"``, or to ``None`` for an entry that is not one value per replicate (not recorded)
+  (:class:`olearn.agent.BatchedAgent`; a single-replicate plug-in may set them too);
+- whatever declares nothing (``oracle_keys``/``info_keys`` absent: plain gymnasium envs,
+  single-replicate agents) is *probed*: before round 1 the runner resets a throwaway copy of
+  the environment and of each such agent, acts once and steps once, and takes the
+  per-replicate entries it sees, with their dtypes.
+
+A declared key may be missing on some rounds (its value is null there). A per-replicate key
+that is not in the schema (undeclared, and absent from the probe) is never dropped silently:
+the run stops at the first recorded round that carries it, with an error that names the key
+and where to declare it. A declared value that is not one value per replicate, or whose dtype
+does not fit its column (a float in an int64 column), stops the run the same way.
+
+Keys should differ in more than case: SQL readers fold case (DuckDB shows a second column
+``Sigma2_cum`` next to ``sigma2_cum`` as ``Sigma2_cum_1``, and resolves ``"Sigma2_cum"`` to
+``sigma2_cum``).
 """
 
 from __future__ import annotations
 
 import os
 from collections import deque
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 import torch
 from torch import Tensor
 
-from olearn.errors import OlearnError
+from olearn.errors import AgentError, EnvError, OlearnError
 
-__all__ = ["TraceWriter", "Recorder", "load", "schedule"]
+__all__ = ["Recorder", "TraceSchema", "TraceWriter", "load", "schedule"]
 
 ZSTD_LEVEL = 1
 """zstd level of the trace parts. On a LinUCB trace part (256 replicates × 1024 rounds) level 1
@@ -41,6 +84,133 @@ def schedule(horizon: int, *, every: int | None = None, log: int | None = None) 
     else:
         pts = np.arange(every or 1, horizon + 1, every or 1, dtype=np.int64)
     return np.unique(np.append(pts[(pts >= 1) & (pts <= horizon)], horizon))
+
+
+DTYPES: dict[str, tuple[type, torch.dtype, Any]] = {
+    "float64": (np.float64, torch.float64, pl.Float64),
+    "int64": (np.int64, torch.int64, pl.Int64),
+    "bool": (np.bool_, torch.bool, pl.Boolean),
+}
+"""The trace dtypes: numpy, torch and polars types of each."""
+
+LOOP_COLUMNS: dict[str, str] = {"replicate": "int64", "t": "int64", "regret": "float64",
+                                "reward": "float64", "cum_reward": "float64"}
+"""The columns every trace starts with, written by the loop itself."""
+
+RESERVED = frozenset({"agent", "action", *LOOP_COLUMNS})
+
+
+def dtype_name(value: Tensor) -> str:
+    """The trace dtype of a tensor: ``"bool"``, ``"float64"`` (floats) or ``"int64"``."""
+    if value.dtype == torch.bool:
+        return "bool"
+    return "float64" if value.dtype.is_floating_point or value.dtype.is_complex else "int64"
+
+
+def fits(value: str, column: str) -> bool:
+    """Whether values of trace dtype ``value`` are stored exactly in a ``column`` column."""
+    return value == column or column == "float64" or (value, column) == ("bool", "int64")
+
+
+@dataclass(frozen=True)
+class TraceSchema:
+    """The one schema of a run's trace: the columns of every part of every agent.
+
+    Attributes
+    ----------
+    columns
+        Column name -> dtype (``"float64"``, ``"int64"`` or ``"bool"``), in file order;
+        ``agent`` is not among them (it is the partition).
+    oracle
+        The ``info["oracle"]`` keys recorded, each a column of the same name.
+    act_info
+        Agent label -> the ``act_info`` keys recorded for that agent.
+
+    Examples
+    --------
+    >>> s = TraceSchema.build({"regret": "float64", "best_arm": "int64"},
+    ...                       {"a": {"propensity": "float64"}, "b": {"gamma": "float64"}},
+    ...                       discrete=True)
+    >>> list(s.columns)[5:]
+    ['action', 'propensity', 'best_arm', 'gamma']
+    >>> s.oracle, s.act_info["b"]
+    (('best_arm',), ('gamma',))
+    """
+
+    columns: dict[str, str]
+    oracle: tuple[str, ...]
+    act_info: dict[str, tuple[str, ...]]
+
+    @property
+    def action(self) -> bool:
+        """Whether the trace has an ``action`` column (the action space is ``Discrete``)."""
+        return "action" in self.columns
+
+    @classmethod
+    def build(cls, oracle: Mapping[str, str | None], agents: Mapping[str, Mapping[str, str | None]],
+              *, discrete: bool) -> TraceSchema:
+        """The union schema of an env's oracle keys and each agent's act_info keys.
+
+        ``oracle`` and each of ``agents`` map a key to its trace dtype, or to ``None`` for an
+        entry that is not recorded. ``regret`` of the oracle is the loop's increment, not a
+        column. A key used by two agents with different dtypes becomes float64.
+        """
+        columns = dict(LOOP_COLUMNS)
+        if discrete:
+            columns |= {"action": "int64", "propensity": "float64"}
+        elif any("propensity" in keys for keys in agents.values()):
+            columns["propensity"] = "float64"
+        oracle_keys: list[str] = []
+        for key, dtype in oracle.items():
+            if dtype is None or key == "regret":
+                continue
+            _check_dtype(key, dtype, "environment's oracle_keys", EnvError)
+            if key in RESERVED or key == "propensity":
+                msg = (f"the environment's info['oracle'] key {key!r} is also a trace column of "
+                       "the loop; rename it")
+                raise EnvError(msg)
+            columns[key] = dtype
+            oracle_keys.append(key)
+        act_info: dict[str, tuple[str, ...]] = {}
+        for label, keys in agents.items():
+            mine: list[str] = []
+            for key, dtype in keys.items():
+                if dtype is None:
+                    continue
+                _check_dtype(key, dtype, f"agent {label!r}'s info_dtypes", AgentError)
+                if key in RESERVED or key in oracle_keys:
+                    what = "an oracle column of the environment" if key in oracle_keys else (
+                        "a trace column of the loop")
+                    raise AgentError(f"agent {label!r} reports act_info[{key!r}], which is also "
+                                     f"{what}; rename it")
+                if key != "propensity":
+                    old = columns.get(key, dtype)
+                    columns[key] = old if old == dtype else "float64"
+                mine.append(key)
+            act_info[label] = tuple(mine)
+        return cls(columns, tuple(oracle_keys), act_info)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able dict (stored in ``meta.json`` as ``trace_schema``)."""
+        return {"columns": dict(self.columns), "oracle": list(self.oracle),
+                "act_info": {k: list(v) for k, v in self.act_info.items()}}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> TraceSchema:
+        """The schema :meth:`to_json` wrote."""
+        return cls(dict(d["columns"]), tuple(d["oracle"]),
+                   {k: tuple(v) for k, v in d["act_info"].items()})
+
+    def polars(self) -> pl.Schema:
+        """The columns as a ``polars.Schema`` (without ``agent``)."""
+        return pl.Schema({k: DTYPES[v][2] for k, v in self.columns.items()})
+
+
+def _check_dtype(key: str, dtype: Any, where: str, error: type[OlearnError]) -> None:
+    if dtype not in DTYPES:
+        msg = (f"{where} gives {key!r} the dtype {dtype!r}; use one of {', '.join(DTYPES)}, "
+               "or None for an entry that is not one value per replicate")
+        raise error(msg)
 
 
 class TraceWriter:
@@ -121,6 +291,10 @@ class Recorder:
     writer, which encodes and writes them on its background thread. This relies on the engine
     contract that tensors returned by ``env.step`` and ``agent.act`` are never modified in
     place afterwards (``olearn check`` tests it).
+
+    A value may be ``None`` (a declared key absent on that round): the row is null in that
+    column. With a ``schema`` (see :meth:`columns`) every part has exactly its columns, in its
+    order and dtypes, columns this recorder never receives being all null.
     """
 
     def __init__(self, writer: TraceWriter, replicate_ids: list[int], *, rows: int,
@@ -130,17 +304,29 @@ class Recorder:
         self.rows = max(1, rows)
         self.settle = max(1, settle)
         self._names: list[str] = []
-        self._cols: list[Tensor] = []                # per column: (rows, R), the column's dtype
-        self._pending: list[tuple[Tensor, ...]] = []  # recorded rounds not yet stacked
+        self._schema: dict[str, str] | None = None
+        self._cols: list[Tensor | None] = []         # per column: (rows, R); None: no value yet
+        self._nulls: dict[int, list[int]] = {}       # column -> buffered rows that are null
+        self._pending: list[tuple[Tensor | None, ...]] = []  # recorded rounds not yet stacked
         self._t: list[int] = []
         self.last_t = 0                              # last round of the previous chunk
 
-    def columns(self, names: list[str]) -> None:
-        """Name the columns, in the order :meth:`record` receives their values."""
-        self._names = list(names)
+    def columns(self, names: list[str], schema: Mapping[str, str] | None = None) -> None:
+        """Name the columns, in the order :meth:`record` receives their values.
 
-    def record(self, t: int, values: tuple[Tensor, ...]) -> None:
-        """Buffer one recorded round: one (R,) tensor per column."""
+        ``schema`` (name -> ``"float64"``/``"int64"``/``"bool"``, in file order) fixes the
+        parts' columns: it must hold ``replicate``, ``t`` and every name; without it a part
+        has ``replicate``, ``t`` and the names, with the dtypes of the recorded values.
+        """
+        if schema is not None:
+            missing = [n for n in ("replicate", "t", *names) if n not in schema]
+            if missing:
+                raise OlearnError(f"the trace schema has no column {missing[0]!r}")
+        self._names = list(names)
+        self._schema = None if schema is None else dict(schema)
+
+    def record(self, t: int, values: tuple[Tensor | None, ...]) -> None:
+        """Buffer one recorded round: one (R,) tensor per column, or ``None`` (null)."""
         self._pending.append(values)
         self._t.append(t)
         if len(self._pending) >= self.settle:
@@ -150,18 +336,47 @@ class Recorder:
         if not self._pending:
             return
         if not self._cols:
-            self._cols = [torch.empty((self.rows, *v.shape), dtype=v.dtype, device=v.device)
-                          for v in self._pending[0]]
-        lo = len(self._t) - len(self._pending)
+            self._cols = [None] * len(self._names or self._pending[0])
+        hi = len(self._t)
+        lo = hi - len(self._pending)
         for c, col in enumerate(self._cols):
-            torch.stack([row[c] for row in self._pending], out=col[lo: len(self._t)])
+            values = [row[c] for row in self._pending]
+            if col is not None:
+                try:
+                    torch.stack(values, out=col[lo:hi])    # type: ignore[arg-type]
+                    continue
+                except TypeError:                          # a None: the slow path below
+                    pass
+            self._stack_nulls(c, values, lo)
         self._pending.clear()
+
+    def _stack_nulls(self, c: int, values: list[Tensor | None], lo: int) -> None:
+        """Stack a column whose values include ``None`` (null rows) or that has no buffer yet."""
+        rows = [lo + i for i, v in enumerate(values) if v is not None]
+        present = [v for v in values if v is not None]
+        if len(present) < len(values):
+            self._nulls.setdefault(c, []).extend(lo + i for i, v in enumerate(values) if v is None)
+        if not present:
+            return
+        col = self._cols[c]
+        if col is None:
+            first = present[0]
+            dtype = first.dtype
+            if self._schema is not None:
+                dtype = DTYPES[self._schema[self._names[c]]][1]
+            col = self._cols[c] = torch.empty((self.rows, *first.shape), dtype=dtype,
+                                              device=first.device)
+        if len(rows) == len(values):
+            torch.stack(present, out=col[lo: lo + len(values)])
+        else:
+            col[torch.tensor(rows, device=col.device)] = torch.stack(present).to(col.dtype)
 
     def first_nonfinite(self, names: tuple[str, ...]) -> tuple[int, int, int] | None:
         """The first buffered NaN/inf in the columns ``names``: (previous round, round, replicate index)."""
         self._stack()
         n = len(self._t)
-        cols = [self._cols[self._names.index(k)][:n] for k in names if k in self._names]
+        found = [self._cols[self._names.index(k)] for k in names if k in self._names]
+        cols = [c[:n] for c in found if c is not None]
         if not n or not cols:
             return None
         hits = (~torch.isfinite(torch.stack(cols)).all(dim=0)).nonzero()   # (row, replicate)
@@ -181,18 +396,36 @@ class Recorder:
             return
         self._stack()
         r = len(self.replicate_ids)
-        cols: dict[str, np.ndarray] = {
+        cols: dict[str, Any] = {
             "replicate": np.repeat(self.replicate_ids, n),
             "t": np.tile(np.asarray(self._t, dtype=np.int64), r),
         }
-        for name, buf in zip(self._names, self._cols):
-            kind = bool if buf.dtype == torch.bool else (
-                np.float64 if buf.dtype.is_floating_point else np.int64)
+        schema = self._schema
+        for c, (name, buf) in enumerate(zip(self._names, self._cols, strict=True)):
+            if buf is None:
+                continue                           # no value yet: all null
+            if schema is not None:
+                kind: Any = DTYPES[schema[name]][0]
+            else:
+                kind = bool if buf.dtype == torch.bool else (
+                    np.float64 if buf.dtype.is_floating_point else np.int64)
             # replicate-major, like t; one copy, as the buffer is reused
-            cols[name] = np.array(buf[:n].T.cpu().numpy(), dtype=kind, order="C").reshape(-1)
+            values = np.array(buf[:n].T.cpu().numpy(), dtype=kind, order="C").reshape(-1)
+            nulls = self._nulls.get(c)
+            if nulls:
+                null_rows = np.asarray(nulls, dtype=np.int64)
+                where = (np.arange(r, dtype=np.int64)[:, None] * n + null_rows).reshape(-1)
+                cols[name] = pl.Series(name, values).scatter(where, None)
+            else:
+                cols[name] = values
+        if schema is not None:   # the schema's order; null columns where nothing was recorded
+            cols = {k: cols[k] if k in cols else
+                    pl.repeat(None, n * r, dtype=DTYPES[v][2], eager=True)
+                    for k, v in schema.items()}
         self.writer.submit(pl.DataFrame(cols))
         self.last_t = self._t[-1]
         self._t.clear()
+        self._nulls.clear()
 
 
 def load(out: str | Path) -> pl.LazyFrame:

@@ -10,7 +10,7 @@ passes ``gymnasium.utils.env_checker.check_env``; built-in ids register both.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -47,6 +47,10 @@ class BatchedEnv(gym.vector.VectorEnv):
     """
 
     metadata: dict[str, Any] = {"render_modes": [], "autoreset_mode": SAME_STEP}
+    #: the per-replicate entries of ``info["oracle"]`` and their trace dtypes ("float64",
+    #: "int64" or "bool"), one trace column each; a class attribute, or a property if they
+    #: depend on the kwargs. ``None``: undeclared, probed before round 1 (see olearn.trace)
+    oracle_keys: ClassVar[dict[str, str] | None] = None
 
     def __init__(self, num_envs: int = 1, *, device: str | torch.device = "cpu",
                  dtype: str | torch.dtype = "float32") -> None:

@@ -74,6 +74,8 @@ class ClassificationBanditVector(BatchedEnv):
     [1.0, 1.0]
     """
 
+    oracle_keys = {"regret": "float64", "best_arm": "int64"}
+
     @classmethod
     def _unit_test_kwargs(cls) -> list[dict[str, Any]]:
         """Configurations the contract tests run: bundled data sets, both encodings, epochs."""

@@ -79,6 +79,8 @@ class ContextualBanditVector(BatchedEnv):
     ['best_arm', 'expected_reward', 'regret']
     """
 
+    oracle_keys = {"regret": "float64", "expected_reward": "float64", "best_arm": "int64"}
+
     @classmethod
     def _unit_test_kwargs(cls) -> list[dict[str, Any]]:
         """Configurations the contract tests run: every reward, shared and per-arm contexts."""

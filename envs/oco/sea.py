@@ -101,6 +101,14 @@ class SEAVector(BatchedEnv):
     -1.0
     """
 
+    @property
+    def oracle_keys(self) -> dict[str, str]:  # type: ignore[override]
+        """The per-replicate ``info["oracle"]`` entries (trace columns), all float64."""
+        keys = ["loss", "comparator_cum_loss", "realized_regret", "sigma2_cum", "Sigma2_cum"]
+        if self.track_dynamic:
+            keys += ["dynamic_regret", "path_length"]
+        return dict.fromkeys(keys, "float64")
+
     @classmethod
     def _unit_test_kwargs(cls) -> list[dict[str, Any]]:
         """Configurations the contract tests run: both domains, every loss and regime."""

@@ -3,6 +3,8 @@ from __future__ import annotations
 from collections import deque
 from pathlib import Path
 
+import numpy as np
+import polars as pl
 import pytest
 import torch
 
@@ -104,3 +106,59 @@ def test_env_without_oracle_is_refused_with_a_hint():
     mod.NoOracle = NoOracle
     with pytest.raises(EnvError, match="neither 'regret' nor 'loss'"):
         olearn.simulate(_spec(env={"id": "olearn.envs.bandits.contextual:NoOracle"}), quiet=True)
+
+
+class Declares(Spy):
+    """Batched agent with declared keys: ``count`` int64, ``probs`` a (R, K) vector."""
+
+    info_keys = ("count", "probs")
+    info_dtypes = {"count": "int64", "probs": None}
+
+    def act(self, obs):
+        return torch.zeros(self.r, dtype=torch.long), {
+            "count": torch.full((self.r,), 3), "probs": torch.ones(self.r, self.n) / self.n}
+
+
+class WrongDtype(Declares):
+    def act(self, obs):
+        action, info = super().act(obs)
+        return action, {**info, "count": info["count"] + 0.5}
+
+
+class VectorUndeclared(Declares):
+    info_dtypes = {"count": "int64"}
+
+
+def test_declared_dtypes_and_non_scalar_entries():
+    register_agent("test/Declares-v0", Declares)
+    df = olearn.simulate(_spec(agents=[{"label": "d", "id": "test/Declares-v0"}]),
+                         quiet=True).load().collect()
+    assert df.schema["count"] == pl.Int64 and "probs" not in df.columns
+    assert df["count"].unique().to_list() == [3]
+
+
+def test_a_declared_value_that_does_not_fit_its_column_is_refused():
+    register_agent("test/WrongDtype-v0", WrongDtype)
+    with pytest.raises(AgentError, match=r"round 1: agent 'w'.*act_info\['count'\] holds "
+                                         r"torch.float32 values.*int64 column"):
+        olearn.simulate(_spec(agents=[{"label": "w", "id": "test/WrongDtype-v0"}]), quiet=True)
+    register_agent("test/VectorUndeclared-v0", VectorUndeclared)
+    with pytest.raises(AgentError, match=r"act_info\['probs'\] holds \(2, 3\).*info_dtypes"):
+        olearn.simulate(_spec(agents=[{"label": "v", "id": "test/VectorUndeclared-v0"}]),
+                        quiet=True, out="v")
+
+
+def test_the_probe_leaves_agents_and_global_random_states_alone():
+    from olearn.loop import trace_schema
+    from olearn.registry import make_agent, make_env
+
+    register_agent("test/Spy-v0", Spy)
+    env = make_env(f"{PLUGIN}:TwoArms", num_envs=2)
+    agent = make_agent("test/Spy-v0", env.single_observation_space, env.single_action_space)
+    torch_state, np_state = torch.get_rng_state(), np.random.get_state()[1].copy()
+    schema = trace_schema(env, {"spy": agent}, env_seeds=[1, 2], agent_seeds={"spy": [3, 4]},
+                          device=torch.device("cpu"))
+    assert schema.act_info == {"spy": ("propensity",)} and schema.oracle == ()
+    assert not hasattr(agent, "r")          # the probe reset a copy, not the agent
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert (np.random.get_state()[1] == np_state).all()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -8,8 +9,8 @@ import pytest
 import torch
 
 import olearn
-from olearn.errors import OlearnError
-from olearn.trace import Recorder, TraceWriter, schedule
+from olearn.errors import AgentError, EnvError, OlearnError
+from olearn.trace import Recorder, TraceSchema, TraceWriter, schedule
 
 
 def test_schedule_always_includes_horizon():
@@ -77,3 +78,66 @@ def test_background_writes_keep_order_and_report_failures(tmp_path):
     w.submit(pl.DataFrame({"t": [9]}))
     with pytest.raises(FileNotFoundError):
         w.close()
+
+
+SCHEMA = {"replicate": "int64", "t": "int64", "regret": "float64", "late": "float64",
+          "flag": "bool", "never": "int64"}
+
+
+@pytest.mark.parametrize("settle", [1, 2, 256])
+def test_recorder_writes_the_schema_with_nulls(tmp_path, settle):
+    """Every part has the schema's columns in order; None values and unrecorded columns are null."""
+    w = TraceWriter(tmp_path / "trace" / "agent=x")
+    rec = Recorder(w, [5, 6], rows=3, settle=settle)
+    rec.columns(["regret", "flag", "late"], SCHEMA)
+    for t in range(1, 6):
+        late = torch.tensor([t, -t], dtype=torch.float32) if t in (3, 5) else None
+        rec.record(t, (torch.tensor([t, 10.0 * t], dtype=torch.float64),
+                       torch.tensor([t % 2 == 0, True]), late))
+        if rec.full:
+            rec.flush()
+    rec.flush()
+    w.close()
+    parts = sorted((tmp_path / "trace" / "agent=x").iterdir())
+    assert len(parts) == 2
+    for p in parts:
+        assert pl.read_parquet_schema(p) == {"replicate": pl.Int64, "t": pl.Int64,
+                                             "regret": pl.Float64, "late": pl.Float64,
+                                             "flag": pl.Boolean, "never": pl.Int64}
+    df = olearn.load(tmp_path).collect().sort("replicate", "t")
+    assert df["late"].to_list() == [None, None, 3.0, None, 5.0, None, None, -3.0, None, -5.0]
+    assert df["never"].null_count() == 10
+    assert df["flag"].to_list() == [False, True, False, True, False] + [True] * 5
+    assert df["regret"].to_list() == [1, 2, 3, 4, 5, 10, 20, 30, 40, 50]
+
+
+def test_recorder_refuses_a_column_outside_its_schema(tmp_path):
+    rec = Recorder(TraceWriter(tmp_path), [0], rows=1)
+    with pytest.raises(OlearnError, match="no column 'other'"):
+        rec.columns(["regret", "other"], SCHEMA)
+
+
+def test_schema_is_the_union_and_round_trips_through_json():
+    s = TraceSchema.build({"regret": "float64", "best_arm": "int64", "probs": None},
+                          {"a": {"propensity": "float64", "n": "int64"},
+                           "b": {"n": "float64", "w": "bool", "vec": None}, "c": {}},
+                          discrete=True)
+    assert list(s.columns) == ["replicate", "t", "regret", "reward", "cum_reward", "action",
+                               "propensity", "best_arm", "n", "w"]
+    assert s.columns["n"] == "float64"          # int64 in one agent, float64 in another
+    assert s.oracle == ("best_arm",) and s.act_info == {"a": ("propensity", "n"), "b": ("n", "w"),
+                                                        "c": ()}
+    assert TraceSchema.from_json(json.loads(json.dumps(s.to_json()))) == s
+    oco = TraceSchema.build({"loss": "float64"}, {"a": {"eta": "float64"}}, discrete=False)
+    assert "action" not in oco.columns and "propensity" not in oco.columns
+
+
+def test_schema_refuses_clashing_names_and_unknown_dtypes():
+    with pytest.raises(AgentError, match="agent 'a' reports act_info\\['best_arm'\\].*oracle"):
+        TraceSchema.build({"best_arm": "int64"}, {"a": {"best_arm": "int64"}}, discrete=True)
+    with pytest.raises(AgentError, match="'t'.*trace column of the loop; rename"):
+        TraceSchema.build({}, {"a": {"t": "int64"}}, discrete=True)
+    with pytest.raises(EnvError, match="'reward'.*rename"):
+        TraceSchema.build({"reward": "float64"}, {}, discrete=True)
+    with pytest.raises(AgentError, match="dtype 'float32'; use one of float64, int64, bool"):
+        TraceSchema.build({}, {"a": {"x": "float32"}}, discrete=True)
