@@ -10,9 +10,17 @@ import torch
 from torch import Tensor
 
 from olearn.agents.common.mirror_maps import make_mirror_map
-from olearn.validation import check_choice, check_positive
-from olearn.agents.oco.pieces import HINTS, OCOAgent, SachsFTRL, make_hint
+from olearn.agents.oco.pieces import (
+    HINTS,
+    OCOAgent,
+    Regularizer,
+    SachsFTRL,
+    ScaledMirror,
+    SurrogateLeader,
+    make_hint,
+)
 from olearn.types import Step
+from olearn.validation import check_choice, check_positive
 
 
 class OptimisticFTRL(OCOAgent):
@@ -29,6 +37,19 @@ class OptimisticFTRL(OCOAgent):
     ``ℓ_s(x) = ⟨g_s, x⟩ + (λ/2)‖x − x_s‖²`` (Theorem 7),
     ``x_t = Π_X((λ Σ_{s<t} x_s − Σ_{s<t} g_s − M_t) / (λ(t − 1)))`` (``x_1`` = the centre);
     ``eta`` reports ``1/(λ(t − 1))``.
+
+    Composition: (hint) × (regularizer schedule ``ψ_t``), the curvature picking
+    :class:`~olearn.agents.oco.regularizers.ScaledMirror` (mirror map with
+    :class:`~olearn.agents.oco.schedules.SachsFTRL`) or
+    :class:`~olearn.agents.oco.regularizers.SurrogateLeader`.
+
+    Delayed feedback (``delay = d``): the gradient ``g_s`` of round ``s`` reaches the sums
+    after the act of round ``s + d``. FTRL takes no step from an iterate — every act
+    recomputes its point from the sums received so far — so a delayed gradient always enters
+    with the *current* step size ``η_t``; there is no ``delayed_step`` choice. The step-size
+    sum adds ``η_s‖g_s − M_s‖²`` with the step size and hint of round ``s`` (from its
+    ``act_info``), and the surrogate adds ``x_s``, the point played in round ``s``
+    (``step.action``); with delays ``t − 1`` above is the number of rounds received.
 
     Parameters
     ----------
@@ -76,39 +97,33 @@ class OptimisticFTRL(OCOAgent):
     def _unit_test_params(cls) -> list[dict[str, Any]]:
         return [{}, {"hint": "mean_gradient", "nu": 0.5}, {"curvature": "strongly_convex"}]
 
+    def _convex(self) -> Regularizer:
+        size = self.D if self.D is not None else self._map.radius
+        nu = self.nu if self.nu is not None else size * self.G
+        return ScaledMirror(self._map, SachsFTRL(size, nu, norm2=self._map.dual_norm2))
+
+    def _strongly_convex(self) -> Regularizer:
+        return SurrogateLeader(self.lam, self._domain)
+
     def reset(self, *, seeds: Sequence[int], device: torch.device) -> None:
         super().reset(seeds=seeds, device=device)
-        r, d = self.replicates, self.dim
-        self._g_sum = torch.zeros(r, d, dtype=torch.float64, device=self.device)
-        self._x_sum = torch.zeros_like(self._g_sum)
+        r, d, dev = self.replicates, self.dim, self.device
+        self._g_sum = torch.zeros(r, d, dtype=torch.float64, device=dev)
         self._hint = make_hint(self.hint)
-        self._hint.reset(r, d, self.device)
-        size = self.D if self.D is not None else self._map.radius
-        self._sched = SachsFTRL(size, self.nu if self.nu is not None else size * self.G,
-                                norm2=self._map.dual_norm2)
-        self._sched.reset(r, self.device)
-        self._center = self._domain.center(r, self.device)
+        self._hint_state = self._hint.init(r, d, dev)
+        pick = {"convex": self._convex, "strongly_convex": self._strongly_convex}
+        self._reg = pick[self.curvature]()
+        self._state = self._reg.init(r, d, dev)
 
     def act(self, obs: Any) -> tuple[Tensor, dict[str, Tensor]]:
         self._t += 1
-        m = self._m = self._hint.hint()
-        if self.curvature == "strongly_convex":
-            n = self._t - 1
-            if n == 0:
-                x = self._center.clone()
-            else:
-                x = self._domain.project((self.lam * self._x_sum - self._g_sum - m) / (self.lam * n))
-            eta = torch.full((self.replicates,), 1.0 / (self.lam * max(n, 1)),
-                             dtype=torch.float64, device=self.device)
-        else:
-            eta = self._sched.eta(self._t)
-            x = self._map.ftrl(self._g_sum + m, eta)
-        self._eta, self._x = eta, x
-        return x, {"eta": eta}
+        m = self._hint.value(self._hint_state, self._t)
+        eta = self._reg.eta(self._state, self._t)
+        return self._reg.leader(self._state, self._g_sum, m, eta), {"eta": eta, "_m": m}
 
     def update(self, step: Step) -> None:
         g = self._grad(step)
-        self._sched.observe(step.t, g, self._m, self._eta)
+        m, eta = self._own(step, "_m"), self._own(step, "eta")
+        self._state = self._reg.update(self._state, g, m, eta, step.action)
         self._g_sum = self._g_sum + g
-        self._x_sum = self._x_sum + self._x
-        self._hint.observe(g)
+        self._hint_state = self._hint.update(self._hint_state, g, m, eta)

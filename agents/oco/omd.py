@@ -9,11 +9,20 @@ import gymnasium as gym
 import torch
 from torch import Tensor
 
-from olearn.agents.common.mirror_maps import make_mirror_map, newton_step
-from olearn.validation import check_choice, check_positive
-from olearn.agents.oco.pieces import (HINTS, AdaptiveOOMD, InvLambdaT, OCOAgent, Schedule,
-                                      make_hint)
+from olearn.agents.common.mirror_maps import make_mirror_map
+from olearn.agents.oco.pieces import (
+    DELAYED_STEPS,
+    HINTS,
+    AdaptiveOOMD,
+    InvLambdaT,
+    OCOAgent,
+    OnlineNewton,
+    Regularizer,
+    ScaledMirror,
+    make_hint,
+)
 from olearn.types import Step
+from olearn.validation import check_choice, check_positive
 
 CURVATURES = ("convex", "strongly_convex", "exp_concave")
 MIRRORS = ("euclidean", "entropy", "log_barrier")
@@ -40,6 +49,21 @@ class OptimisticOMD(OCOAgent):
     adaptive OGD), ``"mean_gradient"`` (running mean of past gradients). ``x̂_1`` is the
     centre of the domain.
 
+    Composition: the agent is (hint) × (regularizer schedule ``ψ_t``); ``curvature`` only picks
+    the regularizer — a :class:`~olearn.agents.oco.regularizers.ScaledMirror` of the mirror
+    map with :class:`~olearn.agents.oco.schedules.AdaptiveOOMD` (convex) or
+    :class:`~olearn.agents.oco.schedules.InvLambdaT` (strongly convex), or the
+    :class:`~olearn.agents.oco.regularizers.OnlineNewton` metric (exp-concave).
+
+    Delayed feedback (``delay = d``): the gradient ``g_s`` arrives after the act of round
+    ``s + d``; it is always paired with ``M_s``, the hint round ``s`` acted with (carried in
+    that round's ``act_info``), both in the variation ``‖g_s − M_s‖²`` of the adaptive step /
+    ``U_t`` and in the hint's update. The gradient step from the current ``x̂`` uses
+    ``η_s``, the step size of round ``s`` (``delayed_step="own"``, default), or ``η`` of the
+    latest act (``"current"``, as in delayed OGD, Joulani, György, Szepesvári 2013). The
+    exp-concave step has no scalar step size: it uses the current metric, which includes
+    round ``s``. With ``d = 0`` the two choices are the same.
+
     Parameters
     ----------
     curvature, mirror, hint
@@ -58,6 +82,8 @@ class OptimisticOMD(OCOAgent):
     beta
         Overrides the theory's ``β = ½ min{1/(4GD), α}`` (which is very conservative: regret
         constants scale like ``d/β``).
+    delayed_step
+        ``"own"`` or ``"current"``: the step size of a delayed gradient step (see above).
 
     Examples
     --------
@@ -79,12 +105,14 @@ class OptimisticOMD(OCOAgent):
                  G: float = 1.0, D: float | None = None, delta: float = 1.0,  # noqa: N803
                  lam: float = 1.0, c: float = 2.0, alpha: float = 1.0,
                  metric: Literal["variation", "gradient"] = "variation",
-                 beta: float | None = None) -> None:
+                 beta: float | None = None,
+                 delayed_step: Literal["own", "current"] = "own") -> None:
         super().__init__(observation_space, action_space)
         check_choice("curvature", curvature, CURVATURES)
         check_choice("mirror", mirror, MIRRORS)
         check_choice("hint", hint, HINTS)
         check_choice("metric", metric, ("variation", "gradient"))
+        check_choice("delayed_step", delayed_step, DELAYED_STEPS)
         check_positive(G=G, D=D, delta=delta, lam=lam, c=c, alpha=alpha, beta=beta)
         self._map = make_mirror_map(mirror, self._domain, "OptimisticOMD")
         if curvature == "exp_concave" and (mirror != "euclidean" or self._domain.kind != "ball"):
@@ -93,54 +121,49 @@ class OptimisticOMD(OCOAgent):
             raise ValueError(msg)
         self.curvature, self.mirror, self.hint = curvature, mirror, hint
         self.G, self.D, self.delta, self.lam, self.c = G, D, delta, lam, c
-        self.alpha, self.metric, self.beta = alpha, metric, beta
+        self.alpha, self.metric, self.beta, self.delayed_step = alpha, metric, beta, delayed_step
 
     @classmethod
     def _unit_test_params(cls) -> list[dict[str, Any]]:
         return [{}, {"hint": "zero"}, {"hint": "mean_gradient", "curvature": "strongly_convex"},
                 {"curvature": "exp_concave", "alpha": 0.5}]
 
-    def _make_schedule(self) -> Schedule:
-        if self.curvature == "strongly_convex":
-            return InvLambdaT(self.lam, self.c)
+    # -- composition: the curvature picks the regularizer schedule psi_t ---------------------
+    def _convex(self) -> Regularizer:
         d = self.D if self.D is not None else self._map.radius
-        return AdaptiveOOMD(d, self.G, self.delta, norm2=self._map.dual_norm2)
+        return ScaledMirror(self._map, AdaptiveOOMD(d, self.G, self.delta,
+                                                    norm2=self._map.dual_norm2))
+
+    def _strongly_convex(self) -> Regularizer:
+        return ScaledMirror(self._map, InvLambdaT(self.lam, self.c))
+
+    def _exp_concave(self) -> Regularizer:
+        d = self.D if self.D is not None else self._domain.diameter
+        beta = self.beta if self.beta is not None else 0.5 * min(1.0 / (4.0 * self.G * d),
+                                                                    self.alpha)
+        return OnlineNewton(self._domain.radius, beta, self.delta, self.metric)
 
     def reset(self, *, seeds: Sequence[int], device: torch.device) -> None:
         super().reset(seeds=seeds, device=device)
-        self._x_hat = self._domain.center(self.replicates, self.device)
+        r, d, dev = self.replicates, self.dim, self.device
+        self._x_hat = self._domain.center(r, dev)
         self._hint = make_hint(self.hint)
-        self._hint.reset(self.replicates, self.dim, self.device)
-        if self.curvature == "exp_concave":
-            eye = torch.eye(self.dim, dtype=torch.float64, device=self.device)
-            self._u = (self.delta * eye).expand(self.replicates, -1, -1).clone()
-            d = self.D if self.D is not None else self._domain.diameter
-            self._beta = (self.beta if self.beta is not None
-                          else 0.5 * min(1.0 / (4.0 * self.G * d), self.alpha))
-        else:
-            self._sched = self._make_schedule()
-            self._sched.reset(self.replicates, self.device)
+        self._hint_state = self._hint.init(r, d, dev)
+        pick = {"convex": self._convex, "strongly_convex": self._strongly_convex,
+                "exp_concave": self._exp_concave}
+        self._reg = pick[self.curvature]()
+        self._state = self._reg.init(r, d, dev)
 
     def act(self, obs: Any) -> tuple[Tensor, dict[str, Tensor]]:
         self._t += 1
-        m = self._m = self._hint.hint()
-        if self.curvature == "exp_concave":
-            x = newton_step(self._x_hat, m, self._u, self._domain.radius)
-            eta = self.dim / self._u.diagonal(dim1=-2, dim2=-1).sum(-1)
-        else:
-            eta = self._sched.eta(self._t)
-            x = self._map.step(self._x_hat, m, eta)
-        self._eta = eta
-        return x, {"eta": eta}
+        m = self._hint.value(self._hint_state, self._t)
+        eta = self._reg.eta(self._state, self._t)
+        return self._reg.step(self._state, self._x_hat, m, eta), {"eta": eta, "_m": m}
 
     def update(self, step: Step) -> None:
         g = self._grad(step)
-        m, eta = self._m, self._eta
-        if self.curvature == "exp_concave":
-            v = g - m if self.metric == "variation" else g
-            self._u = self._u + (0.5 * self._beta) * v.unsqueeze(-1) * v.unsqueeze(-2)
-            self._x_hat = newton_step(self._x_hat, g, self._u, self._domain.radius)
-        else:
-            self._x_hat = self._map.step(self._x_hat, g, eta)
-            self._sched.observe(step.t, g, m, eta)
-        self._hint.observe(g)
+        m, own = self._own(step, "_m"), self._own(step, "eta")
+        eta = own if self.delayed_step == "own" else self._reg.eta(self._state, self._t)
+        self._state = self._reg.update(self._state, g, m, own, step.action)
+        self._x_hat = self._reg.step(self._state, self._x_hat, g, eta)
+        self._hint_state = self._hint.update(self._hint_state, g, m, own)

@@ -4,15 +4,57 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple
 
 import gymnasium as gym
 import torch
 from torch import Tensor
 
-from olearn.validation import check_positive
-from olearn.agents.oco.pieces import OCOAgent
+from olearn.agents.common.mirror_maps import Euclidean
+from olearn.agents.oco.pieces import LastGradient, OCOAgent
 from olearn.types import Step
+from olearn.validation import check_positive
+
+
+class HedgeState(NamedTuple):
+    """Cumulative linearized losses (R, N) and the variation sum ``v`` (R,) of the meta rate."""
+
+    loss: Tensor
+    v: Tensor
+
+
+@dataclass(frozen=True)
+class OptimisticHedge:
+    """Optimistic Hedge over ``N`` experts with rate ``ε_t = scale·√(ln N / v_t)``.
+
+    ``p_t ∝ exp(−ε_t (Σ_s ℓ_s + m_t))``; ``update`` adds ``ℓ_s`` and ``‖ℓ_s − m_s‖²_∞`` with the
+    optimism ``m_s`` of the losses' own round.
+
+    Examples
+    --------
+    >>> hedge = OptimisticHedge(experts=2, scale=1.0)
+    >>> state = hedge.init(1, torch.ones(1, dtype=torch.float64))
+    >>> p, lr = hedge.probs(state, torch.tensor([[0.0, 1e3]], dtype=torch.float64))
+    >>> p.tolist()
+    [[1.0, 0.0]]
+    """
+
+    experts: int
+    scale: float
+
+    def init(self, replicates: int, v0: Tensor) -> HedgeState:
+        loss = torch.zeros(replicates, self.experts, dtype=torch.float64, device=v0.device)
+        return HedgeState(loss, v0)
+
+    def probs(self, state: HedgeState, opt: Tensor) -> tuple[Tensor, Tensor]:
+        """Weights ``p_t`` (R, N) given the optimism ``opt`` (R, N), and the rate ``ε_t`` (R,)."""
+        lr = self.scale * torch.sqrt(math.log(max(self.experts, 2)) / state.v)
+        return torch.softmax(-lr.unsqueeze(-1) * (state.loss + opt), dim=-1), lr
+
+    def update(self, state: HedgeState, lin: Tensor, opt: Tensor) -> HedgeState:
+        """Learn the round's losses ``lin`` (R, N) against its own optimism ``opt``."""
+        return HedgeState(state.loss + lin, state.v + (lin - opt).abs().amax(-1) ** 2)
 
 
 class OptimisticOMDEnsemble(OCOAgent):
@@ -30,6 +72,16 @@ class OptimisticOMDEnsemble(OCOAgent):
     ``ε_t = meta_scale·√(ln N / (D²G² + Σ_{s<t}‖ℓ_s − m_s‖²_∞))``. Target bound
     ``O(√((1 + P_T + σ²_{1:T} + Σ²_{1:T})(1 + P_T)))`` on dynamic regret; the SEA env records
     it with ``track_dynamic=True``. ``eta`` reports ``Σ_i p_{t,i} η_i``, ``meta_lr`` ``ε_t``.
+
+    Composition: :class:`~olearn.agents.common.mirror_maps.Euclidean` steps over the grid (one
+    batched call for all bases), the :class:`~olearn.agents.oco.hints.LastGradient` hint and
+    :class:`OptimisticHedge` as the meta learner.
+
+    Delayed feedback (``delay = d``): the gradient ``g_s`` arrives after the act of round
+    ``s + d``. The meta learner's loss ``ℓ_{s,i} = ⟨g_s, x_{s,i}⟩`` and variation use the bases'
+    points and the optimism of round ``s`` (carried in its ``act_info`` under ``"_xs"`` and
+    ``"_opt"``); each base steps from its current ``x̂_i`` with its fixed ``η_i`` (no step-size
+    choice to make); the hint is the latest gradient received.
 
     Parameters
     ----------
@@ -89,29 +141,28 @@ class OptimisticOMDEnsemble(OCOAgent):
         r, dev = self.replicates, self.device
         self._etas = torch.tensor(self.grid(), dtype=torch.float64, device=dev)   # (N,)
         n = len(self._etas)
-        c = self._domain.center(r, dev)
-        self._x_hat = c.unsqueeze(1).expand(-1, n, -1).clone()                      # (R, N, d)
-        self._m = torch.zeros(r, self.dim, dtype=torch.float64, device=dev)
-        self._loss = torch.zeros(r, n, dtype=torch.float64, device=dev)
+        self._bases = Euclidean(self._domain)
+        self._x_hat = self._domain.center(r, dev).unsqueeze(1).expand(-1, n, -1).clone()  # R,N,d
+        self._hint = LastGradient()
+        self._hint_state = self._hint.init(r, self.dim, dev)
+        self._meta = OptimisticHedge(n, self.meta_scale)
         d = self.D if self.D is not None else self._domain.diameter
-        self._v = torch.full((r,), (d * self.G) ** 2, dtype=torch.float64, device=dev)
-        self._log_n = math.log(max(n, 2))
+        v0 = torch.full((r,), (d * self.G) ** 2, dtype=torch.float64, device=dev)
+        self._meta_state = self._meta.init(r, v0)
 
     def act(self, obs: Any) -> tuple[Tensor, dict[str, Tensor]]:
         self._t += 1
-        m = self._m
-        xs = self._domain.project(self._x_hat - self._etas.view(1, -1, 1) * m.unsqueeze(1))
+        m = self._hint.value(self._hint_state, self._t)
+        xs = self._bases.step(self._x_hat, m.unsqueeze(1), self._etas)                # (R, N, d)
         opt = (xs * m.unsqueeze(1)).sum(-1)                                         # (R, N)
-        lr = self.meta_scale * torch.sqrt(self._log_n / self._v)
-        p = torch.softmax(-lr.unsqueeze(-1) * (self._loss + opt), dim=-1)
+        p, lr = self._meta.probs(self._meta_state, opt)
         x = self._domain.project((p.unsqueeze(-1) * xs).sum(1))   # convex combination; guard
-        self._xs, self._opt = xs, opt
-        return x, {"eta": (p * self._etas).sum(-1), "meta_lr": lr}
+        return x, {"eta": (p * self._etas).sum(-1), "meta_lr": lr, "_xs": xs, "_opt": opt}
 
     def update(self, step: Step) -> None:
         g = self._grad(step)
-        lin = (self._xs * g.unsqueeze(1)).sum(-1)                                   # (R, N)
-        self._loss = self._loss + lin
-        self._v = self._v + (lin - self._opt).abs().amax(-1) ** 2
-        self._x_hat = self._domain.project(self._x_hat - self._etas.view(1, -1, 1) * g.unsqueeze(1))
-        self._m = g
+        xs, opt = self._own(step, "_xs"), self._own(step, "_opt")
+        lin = (xs * g.unsqueeze(1)).sum(-1)                                         # (R, N)
+        self._meta_state = self._meta.update(self._meta_state, lin, opt)
+        self._x_hat = self._bases.step(self._x_hat, g.unsqueeze(1), self._etas)
+        self._hint_state = self._hint.update(self._hint_state, g, None, None)
