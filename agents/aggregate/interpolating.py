@@ -11,7 +11,8 @@ import torch
 from torch import Tensor
 
 from olearn.agent import BatchedAgent
-from olearn.agents.aggregate.models import SGD, Adam, BatchedNet, min_norm_solve
+from olearn.agents.aggregate.models import (SGD, Adam, BatchedNet, min_norm_solve,
+                                            replicate_chunks)
 from olearn.types import Step
 from olearn.validation import check_choice, check_number
 
@@ -43,9 +44,11 @@ class Interpolating(BatchedAgent):
 
     Linear model with ``solver="closed_form"`` (the default for ``model="linear"``): after
     every bag the exact minimizer of ``L_int`` over all bags so far,
-    ``θ = (S_bag + ρ·S_within)⁺ Σ_a k·x̄_a ỹ_a`` from the running ``S_bag = Σ k·x̄x̄ᵀ`` and
-    ``S_within = Σ_a Σ_i (x_i − x̄_a)(x_i − x̄_a)ᵀ`` (minimum-norm while singular), float64,
-    one batched Cholesky solve for all replicates. ``solver="gradient"`` (linear or
+    ``θ = (S_bag + ρ·S_within)⁺ Σ_a k·x̄_a ỹ_a`` with ``S_bag = Σ k·x̄x̄ᵀ`` and
+    ``S_within = Σ_a Σ_i (x_i − x̄_a)(x_i − x̄_a)ᵀ`` kept as their running sum
+    ``M = S_bag + ρ·S_within`` (minimum-norm while singular), float64: per round one batched
+    rank-k update of ``M``, a Cholesky factorization and two triangular solves, done for
+    cache-sized chunks of replicates in turn (never replicate by replicate). ``solver="gradient"`` (linear or
     ``model="mlp"``): ``steps_per_bag`` steps of ``optimizer`` (``"sgd"`` or ``"adam"``, step
     ``lr``) on the current bag's ``L_int``, i.e. online (stochastic) gradient descent;
     MLP weights are float32, ReLU hidden layers of sizes ``hidden``, per-replicate
@@ -136,8 +139,9 @@ class Interpolating(BatchedAgent):
         super().reset(seeds=seeds, device=device)
         r, d = self.replicates, self._d
         if self.closed_form:
-            z = torch.zeros(r, d, d, dtype=torch.float64, device=self.device)
-            self._s_bag, self._s_xx = z, z.clone()      # S_within = S_xx − S_bag
+            # M = S_bag + ρ·S_within, the only matrix the refit needs
+            self._gram = torch.zeros(r, d, d, dtype=torch.float64, device=self.device)
+            self._chunks = replicate_chunks(r, d)
             self._c = torch.zeros(r, d, dtype=torch.float64, device=self.device)
             self._theta = torch.zeros(r, d, dtype=torch.float64, device=self.device)
             return
@@ -162,8 +166,7 @@ class Interpolating(BatchedAgent):
     def state_dict(self) -> dict[str, Any]:
         """The learned model, for saving beside a run (``torch.save(agent.state_dict(), p)``)."""
         if self.closed_form:
-            return {"theta": self._theta.clone(), "s_bag": self._s_bag.clone(),
-                    "s_within": (self._s_xx - self._s_bag).clone(), "c": self._c.clone()}
+            return {"theta": self._theta.clone(), "gram": self._gram.clone(), "c": self._c.clone()}
         return {f"param{i}": p.detach().clone() for i, p in enumerate(self._net.params)}
 
     def save(self, path: str | Path) -> None:
@@ -180,12 +183,15 @@ class Interpolating(BatchedAgent):
         if self.closed_form:
             x = x.to(torch.float64)
             k = x.shape[1]
-            xbar = x.mean(dim=1)
-            self._s_bag = self._s_bag + k * xbar.unsqueeze(-1) * xbar.unsqueeze(-2)
-            self._s_xx = self._s_xx + x.transpose(-1, -2) @ x
-            self._c = self._c + k * xbar * y.to(torch.float64).unsqueeze(-1)
-            m = (1.0 - self.rho) * self._s_bag + self.rho * self._s_xx
-            self._theta = min_norm_solve(m, self._c)
+            xbar = x.mean(dim=1, keepdim=True)
+            # UᵀU = k·x̄x̄ᵀ + ρ·Σ_i (x_i − x̄)(x_i − x̄)ᵀ with rows U_i = x̄ + √ρ·(x_i − x̄)
+            u = xbar + self.rho ** 0.5 * (x - xbar)
+            self._c = self._c + k * xbar.squeeze(1) * y.to(torch.float64).unsqueeze(-1)
+            theta = torch.empty_like(self._theta)
+            for sl in self._chunks:       # update, factor and solve while in cache
+                self._gram[sl].baddbmm_(u[sl].mT, u[sl])
+                theta[sl] = min_norm_solve(self._gram[sl], self._c[sl])
+            self._theta = theta
             return
         target = y.to(self._net.params[0].dtype)
         for _ in range(self.steps_per_bag):

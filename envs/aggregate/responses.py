@@ -11,7 +11,7 @@ from gymnasium import spaces
 from torch import Tensor
 
 from olearn.envs.aggregate.data import BUNDLED, load_table
-from olearn.envs.aggregate.linalg import min_norm_solve
+from olearn.envs.aggregate.linalg import min_norm_solve, replicate_chunks
 from olearn.envs.aggregate.privacy import DP_CLIP, release
 from olearn.seeding import BlockStream, draw
 from olearn.validation import check_choice, check_number
@@ -205,6 +205,7 @@ class AggregateResponsesVector(BatchedEnv):
         self._A = torch.zeros(r, d, d, dtype=f64, device=dev)
         self._b = torch.zeros(r, d, dtype=f64, device=dev)
         self._syy = torch.zeros(r, dtype=f64, device=dev)
+        self._chunks = replicate_chunks(r, d)
         self._t = 0
         self._bag = self._draw_bag(1)
         return self._bag[0].to(self.dtype), {}
@@ -236,10 +237,12 @@ class AggregateResponsesVector(BatchedEnv):
         x, y, mean = self._bag
         u = self._dp(self._t - 1) if self._dp is not None else None
         released = release(y, u, clip=self.clip, epsilon=self.dp_epsilon, mode=self.dp_clip)
-        self._A += x.transpose(-1, -2) @ x
         self._b += (x.transpose(-1, -2) @ y.unsqueeze(-1)).squeeze(-1)
         self._syy += (y * y).sum(-1)
-        best = min_norm_solve(self._A, self._b)
+        best = torch.empty_like(self._b)
+        for sl in self._chunks:              # update and solve while in cache
+            self._A[sl].baddbmm_(x[sl].mT, x[sl])
+            best[sl] = min_norm_solve(self._A[sl], self._b[sl])
         comparator = ((self._syy - (self._b * best).sum(-1)) / k).clamp_min(0.0)
         oracle = {"loss": ((pred - y) ** 2).mean(-1), "comparator_cum_loss": comparator}
         if mean is not None:
