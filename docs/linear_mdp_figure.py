@@ -1,0 +1,120 @@
+"""Figures and numbers of docs/linear_mdp.md: regret vs K, regret vs A, the tabular case.
+
+Run from the repository root (CPU; about 25 minutes on the shared 2-core VM)::
+
+    python docs/linear_mdp_figure.py     # writes docs/linear_mdp_regret.png, linear_mdp_actions.png
+
+It runs ``runs/linear_mdp_{regret_vs_k,tabular,actions}.toml`` (into ``runs/out/``, reusing
+finished runs; the actions study overrides ``actions`` per run) and prints the tables quoted
+in linear_mdp.md. Slopes are least-squares fits of log(mean regret) on log(K) over the
+recorded episodes with ``K ≥ 500``; bands are 95% Student-t intervals over replicates.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import polars as pl  # noqa: E402
+from scipy import stats  # noqa: E402
+
+import olearn  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+ACTIONS = (2, 4, 8)
+
+
+def _run(spec: olearn.RunSpec | Path, out: Path) -> pl.DataFrame:
+    meta = out / "meta.json"
+    if not (meta.is_file() and '"complete"' in meta.read_text()):
+        olearn.simulate(spec, out=out, force=True, quiet=True)
+    return (olearn.load(out).group_by("agent", "t")
+            .agg(pl.col("regret").mean().alias("m"), pl.col("regret").std().alias("s"),
+                 pl.len().alias("n"))
+            .sort("t").collect())
+
+
+def _slope(t: np.ndarray, m: np.ndarray, start: int = 500) -> float:
+    keep = t >= start
+    return float(np.polyfit(np.log(t[keep]), np.log(np.maximum(m[keep], 1e-9)), 1)[0])
+
+
+def _band(d: pl.DataFrame) -> np.ndarray:
+    n = d["n"].to_numpy()
+    return stats.t.ppf(0.975, np.maximum(n - 1, 1)) * d["s"].fill_null(0).to_numpy() / np.sqrt(n)
+
+
+def curves(name: str, title: str, png: str | None) -> list[str]:
+    df = _run(ROOT / "runs" / f"{name}.toml", ROOT / "runs" / "out" / name)
+    rows = []
+    if png:
+        fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for agent in df["agent"].unique(maintain_order=True).to_list():
+        d = df.filter(pl.col("agent") == agent)
+        t, m, half = d["t"].to_numpy(), d["m"].to_numpy(), _band(d)
+        slope = _slope(t, m)
+        at = {k: float(m[np.searchsorted(t, k)]) for k in (500, 2000) if k <= t[-1]}
+        rows.append(f"| {title} | {agent} | " + " | ".join(f"{v:.1f}" for v in at.values())
+                    + f" | {m[-1]:.1f} ± {half[-1]:.1f} | {slope:.2f} |")
+        if png:
+            (line,) = ax.plot(t, np.maximum(m, 1e-3), label=f"{agent} (slope {slope:.2f})")
+            ax.fill_between(t, np.maximum(m - half, 1e-3), m + half, alpha=0.2,
+                            color=line.get_color(), lw=0)
+    if png:
+        ks = np.array([500.0, float(df["t"].max())])
+        base = float(df.filter(pl.col("t") >= 500)["m"].min())
+        ax.plot(ks, base * (ks / ks[0]) ** 0.5, "k:", lw=1, label="slope 1/2")
+        ax.set(xscale="log", yscale="log", xlabel="episode K", ylabel="regret (mean, 95% t band)",
+               title=title)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(ROOT / "docs" / png)
+    return rows
+
+
+def actions_study() -> list[str]:
+    finals: dict[str, list[float]] = {}
+    rows = []
+    for a in ACTIONS:
+        spec = olearn.RunSpec.from_toml(ROOT / "runs" / "linear_mdp_actions.toml")
+        spec.env.kwargs["actions"] = a
+        spec.name = f"linear_mdp_actions_A{a}"
+        df = _run(spec, ROOT / "runs" / "out" / spec.name)
+        last = df.filter(pl.col("t") == pl.col("t").max())
+        for agent, m, s, n in last.select("agent", "m", "s", "n").iter_rows():
+            finals.setdefault(agent, []).append(m)
+            half = stats.t.ppf(0.975, max(n - 1, 1)) * (s or 0.0) / np.sqrt(n)
+            rows.append(f"| A = {a} | {agent} | {m:.1f} ± {half:.1f} |")
+    fig, ax = plt.subplots(figsize=(5.5, 4), dpi=120)
+    for agent, ms in finals.items():
+        slope = float(np.polyfit(np.log(ACTIONS), np.log(np.maximum(ms, 1e-9)), 1)[0])
+        ax.plot(ACTIONS, ms, "o-", label=f"{agent} (slope in A {slope:.2f})")
+        rows.append(f"| slope in A | {agent} | {slope:.2f} |")
+    ax.set(xscale="log", yscale="log", xlabel="actions A", ylabel="regret at the last episode",
+           title="regret vs A (claim 2)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(ROOT / "docs" / "linear_mdp_actions.png")
+    return rows
+
+
+def main() -> None:
+    rows = curves("linear_mdp_regret_vs_k", "linear MDP (H=3, S=5, A=4, d=4), stochastic",
+                  "linear_mdp_regret.png")
+    rows += curves("linear_mdp_tabular", "tabular MDP (H=3, S=3, A=3, d=9)", None)
+    print("| setting | agent | regret K=500 | K=2000 | final (± 95% t) | slope |")
+    print("|---|---|---|---|---|---|")
+    print("\n".join(rows))
+    if "--no-actions" not in sys.argv:
+        print("\n".join(actions_study()))
+
+
+if __name__ == "__main__":
+    main()
