@@ -25,7 +25,8 @@ from torch import Tensor
 
 from olearn.seeding import draw
 
-__all__ = ["SGD", "Adam", "BatchedNet", "min_norm_solve", "replicate_chunks"]
+__all__ = ["SGD", "Adam", "BatchedNet", "definite_inverse", "min_norm_solve",
+           "replicate_chunks"]
 
 
 class BatchedNet:
@@ -148,3 +149,22 @@ def min_norm_solve(A: Tensor, b: Tensor, *, rtol: float = 1e-10) -> Tensor:  # n
         coef = (V.transpose(-1, -2) @ b[bad].unsqueeze(-1)).squeeze(-1) * inv
         x = x.index_copy(0, bad, (V @ coef.unsqueeze(-1)).squeeze(-1))
     return x
+
+
+def definite_inverse(A: Tensor, chunks: Sequence[slice], *,  # noqa: N803
+                     rtol: float = 1e-10) -> Tensor | None:
+    """``A⁻¹`` ``(R, d, d)`` when every ``A`` is numerically positive definite (the pivot
+    test of :func:`min_norm_solve`), else ``None``.
+
+    >>> definite_inverse(4.0 * torch.eye(2, dtype=torch.float64)[None], [slice(0, 1)]).tolist()
+    [[[0.25, 0.0], [0.0, 0.25]]]
+    """
+    out = torch.empty_like(A)
+    for sl in chunks:
+        L, info = torch.linalg.cholesky_ex(A[sl])
+        scale = A[sl].diagonal(dim1=-2, dim2=-1).amax(dim=-1)
+        pivots = L.diagonal(dim1=-2, dim2=-1).amin(dim=-1)
+        if not bool(((info == 0) & (pivots * pivots > rtol * scale)).all()):
+            return None
+        out[sl] = torch.cholesky_inverse(L)
+    return out

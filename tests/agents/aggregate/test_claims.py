@@ -163,3 +163,13 @@ def test_bag_level_regret_is_sublinear_and_a_constant_predictor_loses():
     assert slope(bag) < 0.4 and slope(zero) > 0.9 and slope(ins) > 0.9
     assert float(bag.mean(-1)[-1]) < 0.1 * float(zero.mean(-1)[-1])
     assert slope(sgd) < 0.5 and float(sgd.mean(-1)[-1]) < 0.2 * float(zero.mean(-1)[-1])
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.6])
+def test_woodbury_inverse_matches_refactoring_every_bag(rho):
+    """The rank-k inverse updates stay on the exact refit over many bags."""
+    a, *_ = play({"dim": 6, "bag_size": 3}, 800, 3, rho=rho)
+    b, *_ = play({"dim": 6, "bag_size": 3}, 800, 3, rho=rho, inverse="refactor")
+    assert a._inv is not None and b._inv is None
+    eye = torch.eye(6, dtype=torch.float64)
+    assert torch.allclose(a.predict(eye), b.predict(eye), atol=1e-9, rtol=0)
