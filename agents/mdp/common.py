@@ -65,7 +65,10 @@ def occupancy(states: Tensor, n_states: int) -> Tensor:
 
 
 def covariance(phi: Tensor, policy: Tensor, occ: Tensor) -> Tensor:
-    """``Σ_h = Σ_s occ_h(s) Σ_a π_h(a|s) φ(s, a)φ(s, a)ᵀ`` per replicate and layer ``(R, H, d, d)``."""
+    """``Σ_h = Σ_s occ_h(s) Σ_a π_h(a|s) φ(s, a)φ(s, a)ᵀ`` per replicate and layer.
+
+    Shape ``(R, H, d, d)``.
+    """
     w = (occ.unsqueeze(-1) * policy).flatten(2).unsqueeze(-1)        # (R, H, S·A, 1)
     x = phi.flatten(2, 3)                                             # (R, H, S·A, d)
     return (x * w).transpose(-1, -2) @ x
@@ -78,7 +81,7 @@ def regularized_inverse(cov: Tensor, gamma: float) -> Tensor:
 
 
 def layer_features(phi: Tensor, states: Tensor, actions: Tensor) -> Tensor:
-    """``φ(s_h, a_h)`` along trajectories: ``states``/``actions`` ``(R, n, H)`` -> ``(R, n, H, d)``."""
+    """``φ(s_h, a_h)`` along trajectories: ``(R, n, H)`` states and actions -> ``(R, n, H, d)``."""
     r, n, h = states.shape
     ri = torch.arange(r, device=phi.device).view(r, 1, 1).expand(r, n, h)
     hi = torch.arange(h, device=phi.device).view(1, 1, h).expand(r, n, h)

@@ -1,4 +1,4 @@
-"""Exponential weights with a magnitude-reduced estimator (Algorithm 2 reconstruction; experimental)."""
+"""Exponential weights with a magnitude-reduced estimator (Algorithm 2 reconstruction)."""
 
 from __future__ import annotations
 

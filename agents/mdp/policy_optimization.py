@@ -21,9 +21,17 @@ import torch
 from torch import Tensor
 
 from olearn.agent import BatchedAgent
-from olearn.agents.mdp.common import (SimulatorClient, bonus_weights, covariance,
-                                      layer_features, mdp_shape, occupancy,
-                                      policy_from_weights, regularized_inverse, reward_to_go)
+from olearn.agents.mdp.common import (
+    SimulatorClient,
+    bonus_weights,
+    covariance,
+    layer_features,
+    mdp_shape,
+    occupancy,
+    policy_from_weights,
+    regularized_inverse,
+    reward_to_go,
+)
 from olearn.validation import check_number
 
 __all__ = ["SimulatorPO"]
@@ -54,7 +62,8 @@ class SimulatorPO(BatchedAgent):
         if beta is not None:
             check_number("beta", beta, low=0.0)
         if rollouts is not None and not (isinstance(rollouts, int) and rollouts >= 1):
-            msg = f"rollouts must be None (the default of papers §2.3) or an integer >= 1, got {rollouts!r}"
+            msg = (f"rollouts must be None (the default of papers §2.3) or an integer >= 1, "
+                   f"got {rollouts!r}")
             raise ValueError(msg)
         self.horizon, self.eta, self.gamma, self.beta, self.rollouts = (
             horizon, eta, gamma, beta, rollouts)

@@ -10,8 +10,15 @@ import torch
 from torch import Tensor
 
 from olearn.agent import BatchedAgent
-from olearn.agents.mdp.common import (default, layer_features, log_k, mdp_shape,
-                                      policy_from_weights, regularized_inverse, reward_to_go)
+from olearn.agents.mdp.common import (
+    default,
+    layer_features,
+    log_k,
+    mdp_shape,
+    policy_from_weights,
+    regularized_inverse,
+    reward_to_go,
+)
 from olearn.validation import check_choice, check_number
 
 __all__ = ["SimulatorFreePO", "mgr_inverse"]

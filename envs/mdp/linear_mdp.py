@@ -9,7 +9,12 @@ import torch
 from gymnasium import spaces
 from torch import Tensor
 
-from olearn.envs.mdp.dynamics import LinearMDPSimulator, best_value, policy_value, sample_trajectories
+from olearn.envs.mdp.dynamics import (
+    LinearMDPSimulator,
+    best_value,
+    policy_value,
+    sample_trajectories,
+)
 from olearn.envs.mdp.policy_space import PolicySpace
 from olearn.seeding import BlockStream, derive
 from olearn.validation import check_choice
@@ -65,8 +70,8 @@ class LinearMDPVector(BatchedEnv):
 
     Observation Space
     -----------------
-    ``Box(0, 1, (H, states, actions, d))``: the features ``φ``, the same values every round (a fresh tensor); never
-    ``P``, ``μ`` or the losses.
+    ``Box(0, 1, (H, states, actions, d))``: the features ``φ``, the same values every round
+    (a fresh tensor); never ``P``, ``μ`` or the losses.
 
     Rewards
     -------

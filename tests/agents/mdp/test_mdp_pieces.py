@@ -9,8 +9,13 @@ import torch
 from scipy.optimize import minimize
 
 from olearn.agents.common.mirror_maps import log_barrier_simplex
-from olearn.agents.mdp.common import (covariance, layer_features, occupancy,
-                                      regularized_inverse, reward_to_go)
+from olearn.agents.mdp.common import (
+    covariance,
+    layer_features,
+    occupancy,
+    regularized_inverse,
+    reward_to_go,
+)
 from olearn.agents.mdp.simulator_free_po import mgr_inverse
 from olearn.envs.mdp.dynamics import policy_value, sample_trajectories
 from olearn.envs.mdp.linear_mdp import LinearMDPVector
