@@ -19,6 +19,11 @@ class BatchedAgent:
     Subclasses store hyperparameters verbatim in ``__init__`` (after calling
     ``super().__init__(observation_space, action_space)``), build learned state in ``reset``
     and implement ``act`` and ``update`` (see :class:`olearn.types.Agent`).
+
+    Everything ``update`` needs from its own round travels in that round's ``act_info``
+    (feedback may arrive ``delay`` rounds late, after later acts): never keep the last act's
+    values on ``self`` for ``update``. ``act_info`` keys starting with ``_`` are private to
+    ``update``: not declared in ``info_keys`` and never recorded.
     """
 
     vectorized: ClassVar[bool] = True
