@@ -65,11 +65,15 @@ def where(exc: BaseException) -> str:
     import traceback
 
     frames = traceback.extract_tb(exc.__traceback__)
-    ours = str(Path(__file__).resolve().parents[1])
+    ours = tuple(str(Path(m.__file__).resolve().parent) + "/" for name in
+                 ("olearn", "olearn.envs", "olearn.agents")
+                 if (m := sys.modules.get(name)) is not None and m.__file__)
     outside = [f for f in frames if not str(Path(f.filename).resolve()).startswith(ours)
                and "importlib" not in f.filename]
-    frame = (outside or frames or [None])[-1]
-    return f"{frame.filename}:{frame.lineno}" if frame is not None else ""
+    if not (outside or frames):
+        return ""
+    frame = (outside or frames)[-1]
+    return f"{frame.filename}:{frame.lineno}"
 
 
 def plugin_failure(what: str, exc: BaseException) -> SpecError:

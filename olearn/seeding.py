@@ -86,7 +86,7 @@ def derive_many(seeds: Sequence[int], *names: str | int) -> list[int]:
         v = v ^ u32(const[0])
         const[0] = (const[0] * _MULT_A) & _MASK
         v = np.multiply(v, u32(const[0]), dtype=u32)
-        return v ^ (v >> u32(16))
+        return np.bitwise_xor(v, np.right_shift(v, u32(16)))
 
     def mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         r = x * u32(_MIX_L) - y * u32(_MIX_R)
