@@ -12,7 +12,7 @@ from torch import Tensor
 
 from olearn.agent import BatchedAgent
 from olearn.agents.aggregate.models import (SGD, Adam, BatchedNet, definite_inverse,
-                                            min_norm_solve, replicate_chunks)
+                                            min_norm_solve, one_thread, replicate_chunks)
 from olearn.types import Step
 from olearn.validation import check_choice, check_number
 
@@ -207,22 +207,23 @@ class Interpolating(BatchedAgent):
             self._c = self._c + k * xbar.squeeze(1) * y.to(torch.float64).unsqueeze(-1)
             theta = torch.empty_like(self._theta)
             self._bags += 1
-            if self._inv is not None:
-                for sl in self._chunks:   # Woodbury: M⁻¹ ← M⁻¹ − W(I + UW)⁻¹Wᵀ, W = M⁻¹Uᵀ
-                    p, uc = self._inv[sl], u[sl]
-                    w = p @ uc.mT
-                    small = torch.linalg.cholesky(uc @ w + torch.eye(k, dtype=w.dtype,
-                                                                     device=w.device))
-                    z = torch.linalg.solve_triangular(small, w.mT, upper=False)
-                    p.baddbmm_(z.mT, z, alpha=-1.0)
-                    theta[sl] = (p @ self._c[sl].unsqueeze(-1)).squeeze(-1)
-            else:
-                for sl in self._chunks:   # update, factor and solve while in cache
-                    self._gram[sl].baddbmm_(u[sl].mT, u[sl])
-                    theta[sl] = min_norm_solve(self._gram[sl], self._c[sl])
-                seen = self._bags * (k if self.rho > 0 else 1)
-                if self.inverse == "woodbury" and seen >= self._d:
-                    self._inv = definite_inverse(self._gram, self._chunks)
+            with one_thread():
+                if self._inv is not None:
+                    for sl in self._chunks:   # Woodbury: M⁻¹ ← M⁻¹ − W(I + UW)⁻¹Wᵀ, W = M⁻¹Uᵀ
+                        p, uc = self._inv[sl], u[sl]
+                        w = p @ uc.mT
+                        small = torch.linalg.cholesky(uc @ w + torch.eye(k, dtype=w.dtype,
+                                                                         device=w.device))
+                        z = torch.linalg.solve_triangular(small, w.mT, upper=False)
+                        p.baddbmm_(z.mT, z, alpha=-1.0)
+                        theta[sl] = (p @ self._c[sl].unsqueeze(-1)).squeeze(-1)
+                else:
+                    for sl in self._chunks:   # update, factor and solve while in cache
+                        self._gram[sl].baddbmm_(u[sl].mT, u[sl])
+                        theta[sl] = min_norm_solve(self._gram[sl], self._c[sl])
+                    seen = self._bags * (k if self.rho > 0 else 1)
+                    if self.inverse == "woodbury" and seen >= self._d:
+                        self._inv = definite_inverse(self._gram, self._chunks)
             self._theta = theta
             return
         target = y.to(self._net.params[0].dtype)

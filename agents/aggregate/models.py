@@ -18,7 +18,8 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
 from torch import Tensor
@@ -26,7 +27,7 @@ from torch import Tensor
 from olearn.seeding import draw
 
 __all__ = ["SGD", "Adam", "BatchedNet", "definite_inverse", "min_norm_solve",
-           "replicate_chunks"]
+           "one_thread", "replicate_chunks"]
 
 
 class BatchedNet:
@@ -168,3 +169,23 @@ def definite_inverse(A: Tensor, chunks: Sequence[slice], *,  # noqa: N803
             return None
         out[sl] = torch.cholesky_inverse(L)
     return out
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the block on one torch thread, then restore the count.
+
+    Batched small factorizations parallelize over the batch with OpenMP; on a loaded machine
+    a second thread turns a 16×(5×5) Cholesky from ~10 µs into ~12 ms (the threads spin at
+    barriers). Workaround for the runner's thread cap, which the numba cap overrides (after
+    ``olearn.runner._cpu_threads(1)`` torch reports 2 threads again).
+    """
+    n = torch.get_num_threads()
+    if n == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)

@@ -12,10 +12,13 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 from torch import Tensor
 
-__all__ = ["min_norm_solve", "replicate_chunks"]
+__all__ = ["min_norm_solve", "one_thread", "replicate_chunks"]
 
 
 def min_norm_solve(A: Tensor, b: Tensor, *, rtol: float = 1e-10) -> Tensor:  # noqa: N803
@@ -55,3 +58,23 @@ def replicate_chunks(replicates: int, dim: int, *, budget: int = 1 << 20) -> lis
     """
     size = max(1, budget // (8 * dim * dim))
     return [slice(i, min(i + size, replicates)) for i in range(0, replicates, size)]
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the block on one torch thread, then restore the count.
+
+    Batched small factorizations parallelize over the batch with OpenMP; on a loaded machine
+    a second thread turns a 16×(5×5) Cholesky from ~10 µs into ~12 ms (the threads spin at
+    barriers). Workaround for the runner's thread cap, which the numba cap overrides (after
+    ``olearn.runner._cpu_threads(1)`` torch reports 2 threads again).
+    """
+    n = torch.get_num_threads()
+    if n == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)

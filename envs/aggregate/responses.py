@@ -11,7 +11,7 @@ from gymnasium import spaces
 from torch import Tensor
 
 from olearn.envs.aggregate.data import BUNDLED, load_table
-from olearn.envs.aggregate.linalg import min_norm_solve, replicate_chunks
+from olearn.envs.aggregate.linalg import min_norm_solve, one_thread, replicate_chunks
 from olearn.envs.aggregate.privacy import DP_CLIP, release
 from olearn.seeding import BlockStream, draw
 from olearn.validation import check_choice, check_number
@@ -240,9 +240,10 @@ class AggregateResponsesVector(BatchedEnv):
         self._b += (x.transpose(-1, -2) @ y.unsqueeze(-1)).squeeze(-1)
         self._syy += (y * y).sum(-1)
         best = torch.empty_like(self._b)
-        for sl in self._chunks:              # update and solve while in cache
-            self._A[sl].baddbmm_(x[sl].mT, x[sl])
-            best[sl] = min_norm_solve(self._A[sl], self._b[sl])
+        with one_thread():
+            for sl in self._chunks:          # update and solve while in cache
+                self._A[sl].baddbmm_(x[sl].mT, x[sl])
+                best[sl] = min_norm_solve(self._A[sl], self._b[sl])
         comparator = ((self._syy - (self._b * best).sum(-1)) / k).clamp_min(0.0)
         oracle = {"loss": ((pred - y) ** 2).mean(-1), "comparator_cum_loss": comparator}
         if mean is not None:
