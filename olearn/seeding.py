@@ -89,8 +89,9 @@ def derive_many(seeds: Sequence[int], *names: str | int) -> list[int]:
         return np.bitwise_xor(v, np.right_shift(v, u32(16)))
 
     def mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        r = x * u32(_MIX_L) - y * u32(_MIX_R)
-        return r ^ (r >> u32(16))
+        r = np.subtract(np.multiply(x, u32(_MIX_L), dtype=u32),
+                        np.multiply(y, u32(_MIX_R), dtype=u32), dtype=u32)
+        return np.bitwise_xor(r, np.right_shift(r, u32(16)))
 
     pool = [hashmix(entropy[i]) for i in range(_POOL)]
     for src in range(_POOL):
