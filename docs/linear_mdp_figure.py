@@ -3,8 +3,9 @@
 Run from the repository root (CPU; about 25 minutes on the shared 2-core VM)::
 
     python docs/linear_mdp_figure.py     # writes docs/linear_mdp_regret.png, linear_mdp_actions.png
+    python docs/linear_mdp_figure.py --stage main     # or tabular, actions: one study each
 
-It runs ``runs/linear_mdp_{regret_vs_k,tabular,actions}.toml`` (into ``runs/out/``, reusing
+It runs ``runs/linear_mdp_{regret_vs_k,lb_eta,tabular,actions}.toml`` (into ``runs/out/``, reusing
 finished runs; the actions study overrides ``actions`` per run) and prints the tables quoted
 in linear_mdp.md. Slopes are least-squares fits of log(mean regret) on log(K) over the
 recorded episodes with ``K ≥ 500``; bands are 95% Student-t intervals over replicates.
@@ -31,8 +32,10 @@ ACTIONS = (2, 4, 8)
 
 def _run(spec: olearn.RunSpec | Path, out: Path) -> pl.DataFrame:
     meta = out / "meta.json"
-    if not (meta.is_file() and '"complete"' in meta.read_text()):
-        olearn.simulate(spec, out=out, force=True, quiet=True)
+    if not meta.is_file():
+        olearn.simulate(spec, out=out, quiet=True)
+    elif '"complete"' not in meta.read_text():        # an interrupted run: continue it
+        olearn.simulate(spec, out=out, resume=True, quiet=True)
     return (olearn.load(out).group_by("agent", "t")
             .agg(pl.col("regret").mean().alias("m"), pl.col("regret").std().alias("s"),
                  pl.len().alias("n"))
@@ -106,13 +109,20 @@ def actions_study() -> list[str]:
 
 
 def main() -> None:
-    rows = curves("linear_mdp_regret_vs_k", "linear MDP (H=3, S=5, A=4, d=4), stochastic",
-                  "linear_mdp_regret.png")
-    rows += curves("linear_mdp_tabular", "tabular MDP (H=3, S=3, A=3, d=9)", None)
-    print("| setting | agent | regret K=500 | K=2000 | final (± 95% t) | slope |")
-    print("|---|---|---|---|---|---|")
-    print("\n".join(rows))
-    if "--no-actions" not in sys.argv:
+    """``--stage main|tabular|actions`` runs one study only (stages can run in parallel)."""
+    stage = sys.argv[sys.argv.index("--stage") + 1] if "--stage" in sys.argv else "all"
+    rows = []
+    if stage in ("all", "main"):
+        rows += curves("linear_mdp_regret_vs_k", "linear MDP (H=3, S=5, A=4, d=4), stochastic",
+                       "linear_mdp_regret.png")
+        rows += curves("linear_mdp_lb_eta", "same instance, LogBarrierPO η = 0.1", None)
+    if stage in ("all", "tabular"):
+        rows += curves("linear_mdp_tabular", "tabular MDP (H=3, S=3, A=3, d=9)", None)
+    if rows:
+        print("| setting | agent | regret K=500 | K=2000 | final (± 95% t) | slope |")
+        print("|---|---|---|---|---|---|")
+        print("\n".join(rows))
+    if stage in ("all", "actions"):
         print("\n".join(actions_study()))
 
 
