@@ -5,7 +5,7 @@ Run from the repository root (CPU; about 25 minutes on the shared 2-core VM)::
     python docs/linear_mdp_figure.py     # writes docs/linear_mdp_regret.png, linear_mdp_actions.png
     python docs/linear_mdp_figure.py --stage main     # or tabular, actions: one study each
 
-It runs ``runs/linear_mdp_{regret_vs_k,lb_eta,tabular,actions}.toml`` (into ``runs/out/``, reusing
+It runs ``runs/linear_mdp_{regret_vs_k,lb_eta,tabular,tabular_defaults,actions}.toml`` (into ``runs/out/``, reusing
 finished runs; the actions study overrides ``actions`` per run) and prints the tables quoted
 in linear_mdp.md. Slopes are least-squares fits of log(mean regret) on log(K) over the
 recorded episodes with ``K ≥ 500``; bands are 95% Student-t intervals over replicates.
@@ -118,6 +118,7 @@ def main() -> None:
         rows += curves("linear_mdp_lb_eta", "same instance, LogBarrierPO η = 0.1", None)
     if stage in ("all", "tabular"):
         rows += curves("linear_mdp_tabular", "tabular MDP (H=3, S=3, A=3, d=9)", None)
+        rows += curves("linear_mdp_tabular_defaults", "tabular, default η", None)
     if rows:
         print("| setting | agent | regret K=500 | K=2000 | final (± 95% t) | slope |")
         print("|---|---|---|---|---|---|")
