@@ -84,7 +84,7 @@ def bound_figure() -> list[str]:
                         ("oftrl", "olearn/OptimisticFTRL-v0"))]})
         lf = _run(spec, ROOT / "runs" / "out" / spec.name)
         fin = (lf.filter(pl.col("t") == 4000).group_by("agent")
-               .agg(pl.col("regret").mean(), (pl.col("sigma2_cum") + pl.col("Sigma2_cum")).mean()
+               .agg(pl.col("regret").mean(), (pl.col("sigma2_cum") + pl.col("adv_variation_cum")).mean()
                     .alias("var")).collect())
         for rec in fin.iter_rows(named=True):
             pts.append((kind, rec["agent"], rec["var"], rec["regret"]))

@@ -41,9 +41,9 @@ the run stops at the first recorded round that carries it, with an error that na
 and where to declare it. A declared value that is not one value per replicate, or whose dtype
 does not fit its column (a float in an int64 column), stops the run the same way.
 
-Keys should differ in more than case: SQL readers fold case (DuckDB shows a second column
-``Sigma2_cum`` next to ``sigma2_cum`` as ``Sigma2_cum_1``, and resolves ``"Sigma2_cum"`` to
-``sigma2_cum``).
+Column names must differ in more than case: SQL readers fold case (DuckDB would show a second
+column ``Sigma2_cum`` next to ``sigma2_cum`` as ``Sigma2_cum_1``, and resolve ``"Sigma2_cum"``
+to ``sigma2_cum``), so :meth:`TraceSchema.build` refuses such a pair.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ import polars as pl
 import torch
 from torch import Tensor
 
-from olearn.errors import AgentError, EnvError, OlearnError
+from olearn.errors import AgentError, EnvError, OlearnError, SpecError
 
 __all__ = ["Recorder", "TraceSchema", "TraceWriter", "load", "schedule"]
 
@@ -188,6 +188,13 @@ class TraceSchema:
                     columns[key] = old if old == dtype else "float64"
                 mine.append(key)
             act_info[label] = tuple(mine)
+        folded: dict[str, str] = {}
+        for name in ["agent", *columns]:
+            other = folded.setdefault(name.lower(), name)
+            if other != name:
+                msg = (f"trace columns {other!r} and {name!r} differ only in case, which SQL "
+                       "readers cannot tell apart; rename one")
+                raise SpecError(msg)
         return cls(columns, tuple(oracle_keys), act_info)
 
     def to_json(self) -> dict[str, Any]:

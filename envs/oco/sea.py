@@ -73,7 +73,7 @@ class SEAVector(BatchedEnv):
     ----
     ``feedback``: ``grad`` ``∇f_t(x_t)`` (R, dim), ``loss`` ``f_t(x_t)``. ``oracle``: ``loss``
     ``F_t(x_t)``, ``comparator_cum_loss`` ``min_x Σ_{s≤t} F_s(x)``, ``realized_regret``
-    ``Σ f_s(x_s) − min_x Σ f_s(x)``, ``sigma2_cum`` ``σ²_{1:t}`` and ``Sigma2_cum``
+    ``Σ f_s(x_s) − min_x Σ f_s(x)``, ``sigma2_cum`` ``σ²_{1:t}`` and ``adv_variation_cum``
     ``Σ²_{1:t}`` (exact for linear/quadratic; upper bounds for squared/logistic, where the
     sup over the domain is replaced by a norm bound), and with ``track_dynamic=True``
     ``dynamic_regret`` ``Σ_s F_s(x_s) − F_s(u_s)`` with ``u_s = argmin F_s`` and
@@ -88,7 +88,9 @@ class SEAVector(BatchedEnv):
 
     Version History
     ---------------
-    v0: initial version.
+    v0: initial version. The trace column ``Sigma2_cum`` was renamed ``adv_variation_cum``
+    (readers that fold case, such as SQL engines, could not tell it from ``sigma2_cum``);
+    the seeded sequence is unchanged.
 
     Examples
     --------
@@ -96,7 +98,7 @@ class SEAVector(BatchedEnv):
     >>> obs, _ = env.reset(seed=0)
     >>> obs, reward, term, trunc, info = env.step(torch.zeros(2, 3, dtype=torch.float64))
     >>> info["feedback"]["grad"].shape, sorted(info["oracle"])[:2]
-    (torch.Size([2, 3]), ['Sigma2_cum', 'comparator_cum_loss'])
+    (torch.Size([2, 3]), ['adv_variation_cum', 'comparator_cum_loss'])
     >>> round(float(info["oracle"]["comparator_cum_loss"][0]), 6)   # -radius * ||c||
     -1.0
     """
@@ -104,7 +106,7 @@ class SEAVector(BatchedEnv):
     @property
     def oracle_keys(self) -> dict[str, str]:  # type: ignore[override]
         """The per-replicate ``info["oracle"]`` entries (trace columns), all float64."""
-        keys = ["loss", "comparator_cum_loss", "realized_regret", "sigma2_cum", "Sigma2_cum"]
+        keys = ["loss", "comparator_cum_loss", "realized_regret", "sigma2_cum", "adv_variation_cum"]
         if self.track_dynamic:
             keys += ["dynamic_regret", "path_length"]
         return dict.fromkeys(keys, "float64")
@@ -271,7 +273,7 @@ class SEAVector(BatchedEnv):
         cum["Sigma2"] += o.Sigma2
         oracle = {"loss": o.exp_loss, "comparator_cum_loss": o.comparator,
                   "realized_regret": cum["real"] - o.realized_comparator,
-                  "sigma2_cum": cum["sigma2"].clone(), "Sigma2_cum": cum["Sigma2"].clone()}
+                  "sigma2_cum": cum["sigma2"].clone(), "adv_variation_cum": cum["Sigma2"].clone()}
         if self.track_dynamic:
             cum["dyn"] += o.exp_loss - o.round_min
             cum["path"] += o.shift

@@ -13,9 +13,9 @@ import pytest
 import torch
 
 import olearn
-from olearn.errors import AgentError, EnvError
+from olearn.errors import AgentError, EnvError, SpecError
 from olearn.registry import register_agent
-from olearn.trace import schedule
+from olearn.trace import TraceSchema, schedule
 
 duckdb = pytest.importorskip("duckdb")
 
@@ -47,9 +47,6 @@ READERS = {
 }
 """The whole trace as each reader sees it, with no options beyond hive partitioning."""
 
-CASE_FOLDED = pytest.mark.xfail(strict=True, reason=(
-    "SEA's oracle keys sigma2_cum and Sigma2_cum differ only in case: DuckDB folds case, shows "
-    "the second as Sigma2_cum_1 and resolves \"Sigma2_cum\" to sigma2_cum; rename one in SEA"))
 
 
 @pytest.fixture(scope="module")
@@ -82,9 +79,7 @@ def test_every_part_has_the_run_schema(runs, spec):
 
 @pytest.mark.parametrize("reader", list(READERS))
 @pytest.mark.parametrize("spec", [CB, OCO], ids=["bandit", "oco"])
-def test_every_reader_sees_every_column_with_no_options(runs, spec, reader, request):
-    if spec is OCO and reader == "duckdb":
-        request.applymarker(CASE_FOLDED)
+def test_every_reader_sees_every_column_with_no_options(runs, spec, reader):
     out = runs[spec["name"]]
     ref = olearn.load(out).collect()
     df = READERS[reader](out, str(out / "trace" / "**" / "*.parquet"))
@@ -231,3 +226,8 @@ def test_a_resumed_run_keeps_the_stored_schema():
     olearn.simulate(CB, out="run", quiet=True, resume=True)
     part = pq.read_schema(next((out / "trace" / "agent=uniform").glob("*.parquet")))
     assert part.names[-1] == "extra" and part.names == list(meta["trace_schema"]["columns"])
+
+
+def test_column_names_that_differ_only_in_case_are_refused():
+    with pytest.raises(SpecError, match="differ only in case"):
+        TraceSchema.build({"sigma2_cum": "float64", "Sigma2_cum": "float64"}, {}, discrete=False)

@@ -55,7 +55,7 @@ def test_replicate_alone_equals_replicate_in_batch(kwargs):
     alone.reset(seed=[12])
     for t in range(5):
         *_, info = alone.step(torch.as_tensor(actions[t][1])[None])
-        for key in ("comparator_cum_loss", "sigma2_cum", "Sigma2_cum"):
+        for key in ("comparator_cum_loss", "sigma2_cum", "adv_variation_cum"):
             torch.testing.assert_close(info["oracle"][key][0], batch[t]["oracle"][key][1])
 
 
@@ -96,7 +96,7 @@ def test_variance_terms_linear_closed_form():
     o = info["oracle"]
     torch.testing.assert_close(o["sigma2_cum"], torch.full((2,), 10 * 0.09 * 4, dtype=F64))
     # Sigma^2 = ||c_1||^2 + sum_{t>=2} ||c_t - c_{t-1}||^2 = 4 + 9 * 16 (sign flip every round)
-    torch.testing.assert_close(o["Sigma2_cum"], torch.full((2,), 4.0 + 9 * 16.0, dtype=F64))
+    torch.testing.assert_close(o["adv_variation_cum"], torch.full((2,), 4.0 + 9 * 16.0, dtype=F64))
 
 
 def _cum_expected_loss(kwargs: dict, seed: int, rounds: int, points: np.ndarray) -> np.ndarray:
