@@ -79,8 +79,10 @@ def _per_replicate(v: Any, replicates: int) -> bool:
 
 
 def _observed(d: Mapping[str, Any], replicates: int) -> dict[str, str | None]:
-    """The trace dtype of each entry of ``d`` holding one value per replicate (others: None)."""
-    return {k: dtype_name(v) if _per_replicate(v, replicates) else None for k, v in d.items()}
+    """The trace dtype of each entry of ``d`` holding one value per replicate (others, and
+    private ``_`` keys: None)."""
+    return {k: dtype_name(v) if _per_replicate(v, replicates) and not k.startswith("_") else None
+            for k, v in d.items()}
 
 
 def declared_oracle_keys(env: Any) -> dict[str, str] | None:
@@ -320,7 +322,7 @@ def _unknown_keys(oracle: dict[str, Any], act_info: dict[str, Any],
     """Refuse a per-replicate entry outside the schema; remember the others (not recorded)."""
     for d, seen in ((oracle, known[0]), (act_info, known[1])):
         for k in d.keys() - seen:
-            if not _per_replicate(d[k], replicates):
+            if k.startswith("_") or not _per_replicate(d[k], replicates):
                 seen.add(k)
             elif d is oracle:
                 raise EnvError(f"round {t}: info['oracle'][{k!r}] is not in the run's trace "

@@ -162,3 +162,23 @@ def test_the_probe_leaves_agents_and_global_random_states_alone():
     assert not hasattr(agent, "r")          # the probe reset a copy, not the agent
     assert torch.equal(torch.get_rng_state(), torch_state)
     assert (np.random.get_state()[1] == np_state).all()
+
+
+def test_private_act_info_keys_are_never_recorded():
+    """``_`` keys are for ``update`` only: neither a column nor an 'undeclared key' error."""
+    import olearn
+    from olearn.registry import register_agent
+
+    from olearn.agents.bandits.baselines import Uniform
+
+    class WithPrivate(Uniform):
+        def act(self, obs):
+            action, info = super().act(obs)
+            return action, {**info, "_seen": action.double()}
+
+    register_agent("test/PrivateKey-v0", WithPrivate)
+    spec = {"name": "private", "horizon": 20, "replicates": 3,
+            "env": {"id": "olearn/ContextualBandit-v0", "kwargs": {"arms": 3, "dim": 2}},
+            "agents": [{"label": "p", "id": "test/PrivateKey-v0"}]}
+    df = olearn.simulate(spec, out="private", quiet=True).load().collect()
+    assert "_seen" not in df.columns and df.height == 60
