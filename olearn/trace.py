@@ -74,16 +74,27 @@ the writer shares the cores with the simulation, so its CPU is the simulation's.
 def schedule(horizon: int, *, every: int | None = None, log: int | None = None) -> np.ndarray:
     """The rounds to record: every ``every``-th round, or ``log`` log-spaced rounds; T always.
 
+    ``log = N`` records exactly ``min(N, T)`` distinct rounds from 1 to T: the rounded points
+    of ``T^(i/(N−1))``, each moved up to one past its predecessor where rounding makes two
+    equal (early rounds are then consecutive).
+
     >>> schedule(10, every=4).tolist()
     [4, 8, 10]
     >>> schedule(1000, log=4).tolist()
     [1, 10, 100, 1000]
+    >>> len(schedule(5000, log=500)), schedule(20, log=20).tolist() == list(range(1, 21))
+    (500, True)
     """
     if log is not None:
-        pts = np.unique(np.round(np.logspace(0, np.log10(horizon), log)).astype(np.int64))
-    else:
-        pts = np.arange(every or 1, horizon + 1, every or 1, dtype=np.int64)
-    return np.unique(np.append(pts[(pts >= 1) & (pts <= horizon)], horizon))
+        n = min(log, horizon)
+        target = np.round(np.logspace(0, np.log10(horizon), n)).astype(np.int64)
+        pts = np.empty(n, dtype=np.int64)
+        prev = 0
+        for i in range(n):   # at least one past the last, and room left for the rest
+            prev = pts[i] = min(max(prev + 1, int(target[i])), horizon - (n - 1 - i))
+        return pts
+    pts = np.arange(every or 1, horizon + 1, every or 1, dtype=np.int64)
+    return np.unique(np.append(pts, horizon))
 
 
 DTYPES: dict[str, tuple[type, torch.dtype, Any]] = {

@@ -225,3 +225,13 @@ def test_built_in_agents_refuse_a_discrete_space_not_starting_at_zero(tmp_path):
     (tmp_path / "shifted.py").write_text(SHIFTED)
     res = run("check", "agent", "olearn/LinUCB-v0", "--env", f"{tmp_path / 'shifted.py'}:Shifted")
     one_line(res, 2, "Discrete(n) starting at 0", "start=1")
+
+
+# --- item 13: record.log = N records N distinct rounds -------------------------------------------
+@pytest.mark.parametrize(("horizon", "n"), [(20, 20), (100, 100), (5000, 500), (200_000, 100)])
+def test_log_schedule_records_exactly_n_rounds(horizon, n):
+    from olearn.trace import schedule
+
+    rounds = schedule(horizon, log=n)
+    assert len(rounds) == n and len(set(rounds.tolist())) == n
+    assert rounds[0] == 1 and rounds[-1] == horizon
