@@ -92,8 +92,10 @@ def study1(quick: bool, replicates: int | None = None) -> None:
         ax.set_xlabel("ρ")
         ax.set_yscale("log")
         row = f"| {n}, {d}, {k}, {sigma:g} |"
-        print(row + " olearn online (±t95) | " + " | ".join(f"{m:.2f}±{h:.2f}" for m, h in online) + " |")
-        print(row + " exact repr. (MC, 30) | " + " | ".join(f"{v:.2f}" for v in exact["risk"].tolist()) + " |")
+        cells = " | ".join(f"{m:.2f}±{h:.2f}" for m, h in online)
+        print(row + f" olearn online (±t95) | {cells} |")
+        cells = " | ".join(f"{v:.2f}" for v in exact["risk"].tolist())
+        print(row + f" exact repr. (MC, 30) | {cells} |")
         print(row + " papers §4.3 | " + " | ".join(f"{v:.2f}" for v in paper) + " |")
     axes[0].set_ylabel("excess risk ‖θ̂−θ*‖²")
     axes[0].legend(fontsize=7)

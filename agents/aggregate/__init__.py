@@ -1,1 +1,2 @@
-"""Learners from aggregate responses: the interpolating bag-/instance-level estimator (papers §4)."""
+"""Learners from aggregate responses: the interpolating bag-/instance-level estimator
+(papers §4)."""

@@ -11,8 +11,15 @@ import torch
 from torch import Tensor
 
 from olearn.agent import BatchedAgent
-from olearn.agents.aggregate.models import (SGD, Adam, BatchedNet, definite_inverse,
-                                            min_norm_solve, one_thread, replicate_chunks)
+from olearn.agents.aggregate.models import (
+    SGD,
+    Adam,
+    BatchedNet,
+    definite_inverse,
+    min_norm_solve,
+    one_thread,
+    replicate_chunks,
+)
 from olearn.types import Step
 from olearn.validation import check_choice, check_number
 

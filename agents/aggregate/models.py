@@ -88,7 +88,8 @@ class SGD:
 class Adam:
     """Adam (β = 0.9, 0.999, ε = 1e-8), element-wise, hence independent per replicate."""
 
-    def __init__(self, params: list[Tensor], *, lr: float, betas: tuple[float, float] = (0.9, 0.999),
+    def __init__(self, params: list[Tensor], *, lr: float,
+                 betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8) -> None:
         self.params, self.lr, self.betas, self.eps = params, lr, betas, eps
         self.m = [torch.zeros_like(p) for p in params]

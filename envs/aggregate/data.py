@@ -11,7 +11,7 @@ Examples
 >>> load_table("no/such/file.csv", target="y")
 Traceback (most recent call last):
 ...
-ValueError: data file 'no/such/file.csv' does not exist; give a CSV or Parquet path, 'gaussian' or 'diabetes'
+ValueError: data file 'no/such/file.csv' does not exist; give a CSV or Parquet path, ...
 """
 
 from __future__ import annotations

@@ -136,7 +136,8 @@ class AggregateResponsesVector(BatchedEnv):
         check_number("snr", snr, low=0.0)
         check_number("noise", noise, low=0.0)
         self.data, self.target, self.snr, self.noise = data, target, float(snr), float(noise)
-        self.bag_size, self.dp_epsilon, self.clip, self.dp_clip = bag_size, dp_epsilon, clip, dp_clip
+        self.bag_size, self.dp_epsilon = bag_size, dp_epsilon
+        self.clip, self.dp_clip = clip, dp_clip
         self.holdout, self.split_seed = float(holdout), int(split_seed)
         self._synthetic = data == "gaussian"
         if self._synthetic:

@@ -8,8 +8,12 @@ import math
 import pytest
 import torch
 
-from olearn.agents.aggregate.interpolating import (BagLevel, InstanceLevel, Interpolating,
-                                                   interpolating_loss)
+from olearn.agents.aggregate.interpolating import (
+    BagLevel,
+    InstanceLevel,
+    Interpolating,
+    interpolating_loss,
+)
 from olearn.envs.aggregate.responses import AggregateResponsesVector as Env
 from olearn.envs.aggregate.risk import exact_risk
 from olearn.seeding import replicate_seeds
