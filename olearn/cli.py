@@ -6,7 +6,6 @@ Exit codes: 0 ok, 1 the run failed, 2 bad usage or input (one line on stderr, no
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -133,18 +132,30 @@ def _apply_command_line(data: dict[str, Any], flags: dict[str, Any], sets: tuple
 
 
 def _print_summary(out: Path) -> None:
+    import warnings
+
     from rich.console import Console
     from rich.table import Table
 
+    from olearn import rundir
     from olearn.plot import summary
+    from olearn.trace import IncompleteRunWarning
 
-    df = summary(out)
-    table = Table(title=f"final regret ({out})", title_justify="left")
+    with warnings.catch_warnings():   # show says it in words instead
+        warnings.simplefilter("ignore", IncompleteRunWarning)
+        df = summary(out)
+    horizon = rundir.horizon(out)
+    short = [t for t in df["t"] if horizon is not None and t < horizon]
+    table = Table(title=f"final regret ({out})", title_justify="left",
+                  caption=(f"* not at T = {horizon:,}: the run is incomplete, so these rows are "
+                           "at earlier rounds than the others" if short else None),
+                  caption_justify="left")
     for col in ("agent", "T", "regret (mean ± 95% CI)", "replicates", "rounds/s"):
         table.add_column(col, justify="left" if col == "agent" else "right")
     for row in df.iter_rows(named=True):
         rate = f"{row['rounds_per_s']:,.0f}" if row["rounds_per_s"] is not None else "-"
-        table.add_row(row["agent"], str(row["t"]), f"{row['mean']:.2f} ± {row['ci95']:.2f}",
+        t = f"{row['t']:,}*" if row["t"] in short else str(row["t"])
+        table.add_row(row["agent"], t, f"{row['mean']:.2f} ± {row['ci95']:.2f}",
                       str(row["replicates"]), rate)
     Console(width=100).print(table)
 
@@ -170,14 +181,16 @@ def plot(runs: tuple[str, ...], output: str | None, log_x: bool, log_y: bool, co
 @friendly
 def show(run: str) -> None:
     """Summary table of a run: final regret per agent, rounds/s, status."""
-    meta_path = Path(run) / "meta.json"
-    if meta_path.is_file():
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise UsageError(f"{meta_path} is damaged (not valid JSON: {e})") from None
-        click.echo(f"{meta.get('name')}  status={meta.get('status')}  device={meta.get('device')}  "
-                   f"replicates={len(meta.get('replicates', []))}  seed={meta.get('seed')}")
+    from olearn import rundir
+
+    meta = rundir.read_meta(run)
+    if meta is not None:
+        click.echo(f"{meta.get('name')}  status={rundir.status(run, meta)}  "
+                   f"device={meta.get('device')}  replicates={len(meta.get('replicates', []))}  "
+                   f"seed={meta.get('seed')}")
+        note = rundir.incomplete_note(run, meta)
+        if note is not None:
+            click.echo(note)
     _print_summary(Path(run))
 
 

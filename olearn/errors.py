@@ -27,3 +27,9 @@ class RunExistsError(OlearnError):
 
 class UsageError(OlearnError):
     """Conflicting or malformed command-line input, or a damaged run directory (exit code 2)."""
+
+
+class RunFailedError(OlearnError):
+    """A run that started failed; the message says where and names ``OUT/error.log`` (exit 1)."""
+
+    exit_code = 1

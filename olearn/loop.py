@@ -50,11 +50,23 @@ class LoopState:
     cum_reward: Tensor          # (R,) float64
     queue: deque = field(default_factory=deque)
     seconds: float = 0.0        # wall time spent in the loop so far
+    cum_obs: Tensor | None = None   # (R,) float64: sum of every observation entry (finiteness)
+    checked_t: int = 0          # rounds whose observations were found finite
 
     @classmethod
     def start(cls, obs: Any, replicates: int, device: torch.device) -> LoopState:
         z = torch.zeros(replicates, dtype=torch.float64, device=device)
         return cls(0, obs, z.clone(), z.clone(), z.clone())
+
+
+def _obs_sum(obs: Any) -> Tensor | None:
+    """Per-replicate float64 sum of every floating entry of an observation (NaN/inf survive)."""
+    if isinstance(obs, Tensor):
+        return obs.flatten(1).sum(1, dtype=torch.float64) if obs.is_floating_point() else None
+    if isinstance(obs, dict):
+        sums = [s for s in map(_obs_sum, obs.values()) if s is not None]
+        return torch.stack(sums).sum(0) if sums else None
+    return None
 
 
 def action_problem(action: Any, space: Any, replicates: int) -> str | None:
@@ -204,9 +216,13 @@ def run_loop(env: Any, agent: Any, state: LoopState, *, horizon: int, record_at:
     keys: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # recorded oracle, act_info keys
     known: tuple[set[str], set[str]] = (set(), set())   # keys that need no column (or have one)
     with_action = False
+    check_obs = _obs_sum(obs) is not None   # observations with floating entries
+    if check_obs and state.t == 0 and state.cum_obs is None:
+        state.cum_obs = _obs_sum(obs)
 
     def flush() -> None:
         nonlocal last_flush
+        _check_finite_obs(state, replicate_ids)
         _check_finite(recorder, replicate_ids)
         recorder.flush()
         last_flush = time.monotonic()
@@ -249,6 +265,9 @@ def run_loop(env: Any, agent: Any, state: LoopState, *, horizon: int, record_at:
             agent.update(step)
         obs = state.obs = next_obs
         state.t = t
+        if check_obs:
+            s = _obs_sum(obs)
+            state.cum_obs = s if state.cum_obs is None else state.cum_obs + s
         if t == next_rec:
             if keys is None:
                 if schema is None:
@@ -342,6 +361,20 @@ def _regret_kind(oracle: dict[str, Any], t: int) -> bool:
         return True
     msg = (f"round {t}: the environment's info['oracle'] has neither 'regret' nor 'loss' + "
            "'comparator_cum_loss', so olearn cannot compute regret; add one of them")
+    raise EnvError(msg)
+
+
+def _check_finite_obs(state: LoopState, replicate_ids: list[int]) -> None:
+    """Refuse observations holding NaN/inf since the last check (a cumulative sum keeps them)."""
+    cum = getattr(state, "cum_obs", None)
+    if cum is None or bool(cum.isfinite().all()):
+        state.checked_t = state.t
+        return
+    i = int((~cum.isfinite()).nonzero()[0, 0])
+    first = getattr(state, "checked_t", 0) + 1
+    where = f"at round {state.t}" if first == state.t else f"between rounds {first} and {state.t}"
+    msg = (f"the environment returned a non-finite observation (NaN/inf) {where}, replicate "
+           f"{replicate_ids[i]}; agents cannot learn from it")
     raise EnvError(msg)
 
 

@@ -25,9 +25,10 @@ import polars as pl
 import torch
 
 from olearn.device import resolve_device
-from olearn.errors import RunExistsError, SpecError
+from olearn import rundir
+from olearn.errors import OlearnError, RunFailedError, SpecError
 from olearn.loop import LoopState, run_loop, trace_schema
-from olearn.registry import make_agent, make_env
+from olearn.registry import make_agent, make_env, plugin_failure, where
 from olearn.seeding import replicate_seeds
 from olearn.simulator import attach_simulators
 from olearn.spec import RunSpec
@@ -90,28 +91,6 @@ def _versions() -> dict[str, str]:
 
     return {"olearn": __version__, "python": platform.python_version(), "torch": torch.__version__,
             "numpy": numpy.__version__, "polars": pl.__version__, "gymnasium": gymnasium.__version__}
-
-
-def _prepare_out(spec: RunSpec, out: Path, *, force: bool, resume: bool) -> dict[str, Any] | None:
-    """Return the existing meta when resuming; refuse to overwrite without ``force``."""
-    meta_path = out / "meta.json"
-    if out.exists() and any(out.iterdir()):
-        if resume and meta_path.is_file():
-            meta = json.loads(meta_path.read_text())
-            if meta.get("digest") != spec.digest():
-                raise SpecError(f"cannot resume {out}: it was run from a different spec; "
-                                "use the same spec, or --force to start over")
-            return meta
-        if resume:
-            raise SpecError(f"cannot resume {out}: it has no meta.json; use --force to start over")
-        if not force:
-            raise RunExistsError(f"output directory {out} already exists; pass --resume to "
-                                 "continue that run or --force to overwrite it")
-        if not meta_path.is_file() and not (out / "trace").is_dir():
-            raise SpecError(f"refusing to --force-overwrite {out}: it is not an olearn run "
-                            "directory; choose another --out")
-        shutil.rmtree(out)
-    return None
 
 
 class _Progress:
@@ -181,9 +160,8 @@ def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | N
         spec = RunSpec.from_toml(spec)
     device = resolve_device(spec.device)
     out = Path(out) if out is not None else default_out(spec)
-    meta = _prepare_out(spec, out, force=force, resume=resume)
-    existed = None if meta is not None else out.exists()   # a new run: was `out` there already?
-    out.mkdir(parents=True, exist_ok=True)
+    meta, existed, lock = rundir.prepare(out, spec.digest(), force=force, resume=resume)
+    resuming = meta is not None
     if meta is None:
         meta = {"name": spec.name, "digest": spec.digest(), "status": "running",
                 "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
@@ -193,34 +171,34 @@ def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | N
             meta["device_name"] = torch.cuda.get_device_name(device)
         _atomic_write(out / "spec.toml", spec.to_toml())
     meta["status"] = "running"
+    meta.pop("error", None)
     _write_meta(out, meta)
     progress = _Progress(not quiet)
     cpu_threads = spec.threads if device.type == "cpu" else 0
     # a cap: the ridge backend picks its kernel threads under it; the contextual env's kernels
     # have no policy of their own yet, and below 64 replicates a second thread slows them
     threads = _cpu_threads(cpu_threads, 1 if cpu_threads and len(spec.replicate_ids) < 64 else 0)
+    started: list[str] = []               # labels of agents that have played a round
     try:
-        agents = build(spec, device)
-        schema = _schema(spec, meta, agents, device)
-        _write_meta(out, meta)
-        for entry in spec.agents:
-            if meta["agents"].get(entry.label, {}).get("status") == "complete":
-                continue
-            meta["agents"][entry.label] = _run_agent(spec, entry, agents[entry.label], out, device,
-                                                     progress, schema)
+        with _sigterm_as_interrupt():
+            try:
+                agents = build(spec, device)
+                schema = _schema(spec, meta, agents, device)
+            except (MemoryError, torch.OutOfMemoryError) as e:
+                raise _too_big(spec, e) from None
             _write_meta(out, meta)
+            for entry in spec.agents:
+                if meta["agents"].get(entry.label, {}).get("status") == "complete":
+                    continue
+                meta["agents"][entry.label] = _run_agent(spec, entry, agents[entry.label], out,
+                                                         device, progress, schema, started)
+                _write_meta(out, meta)
     except BaseException as e:
-        if existed is not None and isinstance(e, SpecError) and not (out / "trace").exists():
-            _discard(out, existed=existed)   # bad input before any round: leave nothing behind
-            raise
-        meta["status"] = "failed"
-        meta["error"] = f"{type(e).__name__}: {e}"
-        _write_meta(out, meta)
-        if not isinstance(e, (SpecError, KeyboardInterrupt)):
-            (out / "error.log").write_text(traceback.format_exc())
-        raise
+        raise _failed(e, out, meta, started=bool(started) or resuming, existed=existed,
+                      label=started[-1] if started else None) from None
     finally:
         _cpu_threads(*threads)
+        lock.release()
     meta["status"] = "complete"
     meta["finished"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     _write_meta(out, meta)
@@ -228,12 +206,67 @@ def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | N
     return RunResult(out, spec, meta)
 
 
-def _discard(out: Path, *, existed: bool) -> None:
-    """Remove what a run that failed on bad input wrote (the directory too, if it made it)."""
-    for name in ("spec.toml", "meta.json"):
-        (out / name).unlink(missing_ok=True)
-    if not existed and not any(out.iterdir()):
-        out.rmdir()
+def _failed(e: BaseException, out: Path, meta: dict[str, Any], *, started: bool, existed: bool,
+            label: str | None) -> BaseException:
+    """Record how the run ended and return the exception to raise.
+
+    Before any round (bad spec, kwargs, a plug-in that raises when built or reset, too many
+    replicates) nothing is left behind and the error is bad input (exit 2). After the first
+    round: Ctrl-C or SIGTERM marks the run ``interrupted`` (resumable); anything else marks it
+    ``failed`` and is a failed run (exit 1): olearn's own errors (a NaN reward, an invalid
+    action) already name the round and replicate; any other exception is wrapped in a
+    :class:`RunFailedError` saying where it was raised, its traceback in ``OUT/error.log``.
+    """
+    if not started:
+        rundir.discard(out, existed=existed)
+        if isinstance(e, (OlearnError, KeyboardInterrupt)):
+            return e
+        return plugin_failure("the run failed before its first round", e)
+    if isinstance(e, KeyboardInterrupt):
+        meta["status"] = "interrupted"
+        _write_meta(out, meta)
+        return e
+    meta["status"] = "failed"
+    meta["error"] = f"{type(e).__name__}: {e}"
+    _write_meta(out, meta)
+    if isinstance(e, OlearnError):   # already says which round and replicate went wrong
+        e.exit_code = 1
+        return e
+    log = out / "error.log"
+    log.write_text("".join(traceback.format_exception(e)))
+    at = where(e)
+    who = f"agent {label}" if label else "the run"
+    msg = f"{who} failed: {type(e).__name__}: {e}" + (f" (at {at})" if at else "")
+    failure = RunFailedError(f"{msg}; traceback in {log}")
+    failure.__cause__ = e
+    return failure
+
+
+def _too_big(spec: RunSpec, e: BaseException) -> SpecError:
+    return SpecError(f"{spec.replicates} replicates need more memory than this machine has "
+                     f"({type(e).__name__} while building the run); lower --replicates, or run "
+                     "the replicates in parts with --first-replicate and --replicates")
+
+
+class _sigterm_as_interrupt:  # noqa: N801 - used as a context manager
+    """SIGTERM raises KeyboardInterrupt while a run is in progress (main thread only)."""
+
+    def __enter__(self) -> None:
+        import signal
+        import threading
+
+        self._old: Any = None
+        if threading.current_thread() is threading.main_thread():
+            def handler(signum: int, frame: Any) -> None:
+                raise KeyboardInterrupt
+
+            self._old = signal.signal(signal.SIGTERM, handler)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._old is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, self._old)
 
 
 def _cpu_threads(torch_threads: int, kernel_threads: int | None = None) -> tuple[int, int]:
@@ -244,16 +277,17 @@ def _cpu_threads(torch_threads: int, kernel_threads: int | None = None) -> tuple
     each compiled backend decides how many of them it uses (e.g. one for few replicates).
     Results never depend on it (a spec's digest leaves it out).
     """
-    old = torch.get_num_threads(), 0
+    old_torch, old_kernels = torch.get_num_threads(), 0
     if torch_threads:
-        torch.set_num_threads(torch_threads)
         kernel_threads = kernel_threads or torch_threads
     if kernel_threads:   # numba only where the kernels may run: a GPU run never imports it
         import numba
 
-        old = old[0], numba.get_num_threads()
+        old_kernels = numba.get_num_threads()
         numba.set_num_threads(min(kernel_threads, numba.config.NUMBA_NUM_THREADS))
-    return old
+    if torch_threads:    # after numba's: setting numba's count resets torch's OpenMP threads
+        torch.set_num_threads(torch_threads)
+    return old_torch, old_kernels
 
 
 def _schema(spec: RunSpec, meta: dict[str, Any], agents: dict[str, Any],
@@ -271,7 +305,7 @@ def _schema(spec: RunSpec, meta: dict[str, Any], agents: dict[str, Any],
 
 
 def _run_agent(spec: RunSpec, entry: Any, agent: Any, out: Path, device: torch.device,
-               progress: _Progress, schema: TraceSchema) -> dict[str, Any]:
+               progress: _Progress, schema: TraceSchema, started: list[str]) -> dict[str, Any]:
     ids = spec.replicate_ids
     env = make_env(spec.env.id, num_envs=len(ids), device=device, kwargs=spec.env.kwargs)
     ckpt = out / "checkpoints" / f"{entry.label}.pt"
@@ -280,8 +314,12 @@ def _run_agent(spec: RunSpec, entry: Any, agent: Any, out: Path, device: torch.d
         saved = torch.load(ckpt, weights_only=False, map_location=device)
         env, agent, state, writer.next_part = saved["env"], saved["agent"], saved["state"], saved["part"]
     else:
-        obs, _ = env.reset(seed=replicate_seeds(spec.seed, "env", ids))
-        agent.reset(seeds=replicate_seeds(spec.seed, f"agent:{entry.label}", ids), device=device)
+        try:
+            obs, _ = env.reset(seed=replicate_seeds(spec.seed, "env", ids))
+            agent.reset(seeds=replicate_seeds(spec.seed, f"agent:{entry.label}", ids),
+                        device=device)
+        except (MemoryError, torch.OutOfMemoryError) as e:
+            raise _too_big(spec, e) from None
         state = LoopState.start(obs, len(ids), device)
     writer.truncate()
     rec = spec.record
@@ -309,6 +347,7 @@ def _run_agent(spec: RunSpec, entry: Any, agent: Any, out: Path, device: torch.d
         last_ckpt[0] = time.monotonic()
 
     tick = progress.start(entry.label, spec.horizon, state.t)
+    started.append(entry.label)
     try:
         state = run_loop(env, agent, state, horizon=spec.horizon, record_at=record_at,
                          recorder=recorder, replicate_ids=ids, delay=spec.delay,

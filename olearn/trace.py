@@ -49,6 +49,7 @@ to ``sigma2_cum``), so :meth:`TraceSchema.build` refuses such a pair.
 from __future__ import annotations
 
 import os
+import warnings
 from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -61,9 +62,13 @@ import polars as pl
 import torch
 from torch import Tensor
 
-from olearn.errors import AgentError, EnvError, OlearnError, SpecError
+from olearn.errors import AgentError, EnvError, OlearnError, SpecError, UsageError
 
-__all__ = ["Recorder", "TraceSchema", "TraceWriter", "load", "schedule"]
+__all__ = ["IncompleteRunWarning", "Recorder", "TraceSchema", "TraceWriter", "load", "schedule"]
+
+
+class IncompleteRunWarning(UserWarning):
+    """:func:`load` read a run that is not complete: its agents may stop at different rounds."""
 
 ZSTD_LEVEL = 1
 """zstd level of the trace parts. On a LinUCB trace part (256 replicates × 1024 rounds) level 1
@@ -446,6 +451,9 @@ class Recorder:
 def load(out: str | Path) -> pl.LazyFrame:
     """All trace parts of a run directory as one ``polars.LazyFrame`` (``agent`` from the partition).
 
+    A run that is not complete (running, interrupted, failed) loads what was written, with an
+    :class:`IncompleteRunWarning` saying where each agent stopped; a damaged part is named.
+
     Examples
     --------
     >>> import olearn
@@ -457,10 +465,22 @@ def load(out: str | Path) -> pl.LazyFrame:
     >>> olearn.load(out).select("agent", "replicate", "t", "regret").collect().shape
     (100, 4)
     """
+    from olearn import rundir
+
     trace = Path(out) / "trace"
     if not any(trace.glob("agent=*/part-*.parquet")):
         msg = f"no trace parts under {trace}; is {out} an olearn run directory?"
         raise OlearnError(msg)
+    for part in sorted(trace.glob("agent=*/part-*.parquet")):
+        try:
+            pl.read_parquet_schema(part)
+        except Exception as e:  # noqa: BLE001 - any reader error means the file is damaged
+            msg = (f"trace part {part} is damaged or truncated ({type(e).__name__}); move it "
+                   "away to read the rest of the run")
+            raise UsageError(msg) from None
+    note = rundir.incomplete_note(out)
+    if note is not None:
+        warnings.warn(f"{out} is not complete; {note}", IncompleteRunWarning, stacklevel=2)
     frames = [pl.scan_parquet(d / "part-*.parquet").with_columns(agent=pl.lit(d.name[6:]))
               for d in sorted(trace.glob("agent=*")) if any(d.glob("part-*.parquet"))]
     frame = pl.concat(frames, how="diagonal_relaxed")

@@ -72,7 +72,7 @@ def test_existing_run_is_never_overwritten_without_force():
     assert Path("x/meta.json").read_text() == before
     Path("notarun").mkdir()
     (Path("notarun") / "precious.txt").write_text("keep")
-    with pytest.raises(SpecError, match="not an olearn run directory"):
+    with pytest.raises(SpecError, match="cannot prove it wrote it"):
         olearn.simulate(SPEC, quiet=True, out="notarun", force=True)
     assert (Path("notarun") / "precious.txt").read_text() == "keep"
     olearn.simulate(SPEC, quiet=True, out="x", force=True)
@@ -159,3 +159,28 @@ def test_unpicklable_plugin_runs_without_checkpoints(capsys):
     assert r.meta["status"] == "complete"
     assert "cannot checkpoint agent u" in capsys.readouterr().err
     assert not (Path("unpicklable") / "checkpoints" / "u.pt.tmp").exists()
+
+
+def test_the_threads_cap_holds_for_torch_during_the_run():
+    """numba's set_num_threads resets torch's OpenMP threads: the cap must survive it."""
+    import torch
+
+    from olearn.agents.bandits.baselines import Uniform
+    from olearn.registry import register_agent
+
+    seen: list[int] = []
+
+    class Counting(Uniform):
+        def act(self, obs):
+            seen.append(torch.get_num_threads())
+            return super().act(obs)
+
+    register_agent("test/CountThreads-v0", Counting)
+    torch.set_num_threads(2)
+    spec = {"name": "threads", "horizon": 5, "replicates": 2, "threads": 1,
+            "env": {"id": "olearn/ContextualBandit-v0"},
+            "agents": [{"label": "u", "id": "test/CountThreads-v0"},
+                       {"label": "lin", "id": "olearn/LinUCB-v0"}]}
+    olearn.simulate(spec, out="threads", quiet=True)
+    assert seen == [1] * 5
+    assert torch.get_num_threads() == 2   # restored after the run
