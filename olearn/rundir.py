@@ -232,6 +232,9 @@ def discard(out: Path, *, existed: bool) -> None:
     made it)."""
     for name in ("spec.toml", "meta.json", MARKER, "error.log", LOCK):
         (out / name).unlink(missing_ok=True)
+    trace = out / "trace"
+    if trace.is_dir() and not any(trace.rglob("part-*")):
+        shutil.rmtree(trace)
     if not existed and out.is_dir() and not any(out.iterdir()):
         out.rmdir()
 

@@ -235,3 +235,24 @@ def test_log_schedule_records_exactly_n_rounds(horizon, n):
     rounds = schedule(horizon, log=n)
     assert len(rounds) == n and len(set(rounds.tolist())) == n
     assert rounds[0] == 1 and rounds[-1] == horizon
+
+
+def test_check_env_names_a_string_reward(tmp_path):
+    (tmp_path / "two_arms.py").write_text(TWO_ARMS)
+    res = run("check", "env", f"{tmp_path / 'two_arms.py'}:TwoArms")
+    assert res.exit_code == 1 and "reward of type str" in res.output, res.output
+
+
+# --- item 8: too many replicates -----------------------------------------------------------------
+def test_running_out_of_memory_while_building_is_bad_input(spec):
+    from olearn.agents.bandits.baselines import Uniform
+    from olearn.registry import register_agent
+
+    class Hungry(Uniform):
+        def reset(self, *, seeds, device):
+            raise MemoryError
+
+    register_agent("test/Hungry-v0", Hungry)
+    res = run("simulate", spec, "--out", "o", "-q", "--set", "agents.0.id='test/Hungry-v0'")
+    one_line(res, 2, "2 replicates need more memory", "lower --replicates")
+    assert not Path("o").exists()
