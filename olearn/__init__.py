@@ -20,12 +20,16 @@ import olearn.agents  # noqa: F401
 import olearn.envs  # noqa: F401
 
 if TYPE_CHECKING:
-    from olearn.agent import BatchedAgent
-    from olearn.registry import make_agent, make_env, register_agent
-    from olearn.runner import RunResult, simulate
-    from olearn.spec import RunSpec
-    from olearn.trace import load
-    from olearn.vector import BatchedEnv
+    # re-exports for type checkers; at run time __getattr__ loads them on first use
+    from olearn.agent import BatchedAgent as BatchedAgent
+    from olearn.registry import make_agent as make_agent
+    from olearn.registry import make_env as make_env
+    from olearn.registry import register_agent as register_agent
+    from olearn.runner import RunResult as RunResult
+    from olearn.runner import simulate as simulate
+    from olearn.spec import RunSpec as RunSpec
+    from olearn.trace import load as load
+    from olearn.vector import BatchedEnv as BatchedEnv
 
 _LAZY = {
     "BatchedAgent": "olearn.agent",

@@ -17,10 +17,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from olearn.vector import BatchedEnv
 from olearn.errors import EnvError, SpecError
 from olearn.seeding import derive
 from olearn.types import Step
+from olearn.vector import BatchedEnv
 
 __all__ = ["PerReplicateAgent", "PerReplicateEnv"]
 
@@ -54,7 +54,8 @@ class PerReplicateEnv(BatchedEnv):
         return _stack(obs, self.device)
 
     def _reset(self, seeds: list[int], options: dict[str, Any]) -> tuple[Any, dict]:
-        out = [env.reset(seed=derive(s, "gym") % 2**63) for env, s in zip(self.envs, seeds)]
+        out = [env.reset(seed=derive(s, "gym") % 2**63)
+               for env, s in zip(self.envs, seeds, strict=True)]
         return self._obs([o for o, _ in out]), {}
 
     def step(self, action: Any):
@@ -100,13 +101,13 @@ class PerReplicateAgent:
     def reset(self, *, seeds: Sequence[int], device: torch.device) -> None:
         self.device = torch.device(device)
         self.agents = [self._make() for _ in seeds]
-        for agent, s in zip(self.agents, seeds):
+        for agent, s in zip(self.agents, seeds, strict=True):
             if hasattr(agent, "reset"):
                 agent.reset(seed=derive(s, "agent") % 2**63)
 
     def act(self, obs: Any) -> tuple[Tensor, dict[str, Tensor]]:
         rows = _unbatch(obs, len(self.agents))
-        outs = [agent.act(o) for agent, o in zip(self.agents, rows)]
+        outs = [agent.act(o) for agent, o in zip(self.agents, rows, strict=True)]
         if not all(isinstance(o, tuple) and len(o) == 2 for o in outs):
             raise SpecError("a single-replicate agent's act(obs) must return (action, info_dict)")
         action = torch.as_tensor(np.asarray([o[0] for o in outs]), device=self.device)

@@ -9,7 +9,6 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import torch
 
-
 __all__ = ["BatchedAgent", "context_shape", "discrete_arms"]
 
 
@@ -73,7 +72,8 @@ def context_shape(cls_name: str, observation_space: gym.Space, arms: int) -> tup
     """``(per_arm, dim)`` of a shared ``(d,)`` or per-arm ``(K, d)`` Box observation space."""
     shape = getattr(observation_space, "shape", None)
     if not isinstance(observation_space, gym.spaces.Box) or shape is None:
-        msg = f"{cls_name} needs a Box observation space of shape (d,) or (K, d), got {observation_space}"
+        msg = (f"{cls_name} needs a Box observation space of shape (d,) or (K, d), "
+               f"got {observation_space}")
         raise ValueError(msg)
     if len(shape) == 1:
         return False, int(shape[0])

@@ -60,7 +60,8 @@ def _parse_kv(items: tuple[str, ...]) -> dict[str, Any]:
 
 @main.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
-@click.option("--out", "out", type=click.Path(file_okay=False), help="Run directory [runs/out/<name>-<digest>].")
+@click.option("--out", "out", type=click.Path(file_okay=False),
+              help="Run directory [runs/out/<name>-<digest>].")
 @click.option("--force", is_flag=True, help="Overwrite an existing run directory.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary.")
@@ -162,7 +163,8 @@ def _print_summary(out: Path) -> None:
 
 @main.command()
 @click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="PNG/SVG/PDF [first run's regret.png].")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="PNG/SVG/PDF [first run's regret.png].")
 @click.option("--log-x", is_flag=True, help="Logarithmic round axis.")
 @click.option("--log-y", is_flag=True, help="Logarithmic regret axis.")
 @click.option("--column", default="regret", show_default=True, help="Trace column to plot.")
@@ -267,11 +269,13 @@ def check_env_cmd(env_id: str, kw: tuple[str, ...]) -> None:
 @click.option("--kw", multiple=True, metavar="KEY=VALUE", help="Agent keyword.")
 @click.option("--env-kw", multiple=True, metavar="KEY=VALUE", help="Environment keyword.")
 @friendly
-def check_agent_cmd(agent_id: str, env_id: str, kw: tuple[str, ...], env_kw: tuple[str, ...]) -> None:
+def check_agent_cmd(agent_id: str, env_id: str, kw: tuple[str, ...],
+                    env_kw: tuple[str, ...]) -> None:
     """Check AGENT_ID on --env."""
     from olearn.checks import check_agent
 
-    _report(agent_id, check_agent(agent_id, env_id, env_kwargs=_parse_kv(env_kw), kwargs=_parse_kv(kw)))
+    _report(agent_id, check_agent(agent_id, env_id, env_kwargs=_parse_kv(env_kw),
+                                  kwargs=_parse_kv(kw)))
 
 
 def _report(name: str, problems: list[str]) -> None:

@@ -29,10 +29,12 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         raise SpecError(msg) from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            msg = f"device {device!r} asked for, but no CUDA device is available; use 'cpu' or 'auto'"
+            msg = (f"device {device!r} asked for, but no CUDA device is available; "
+                   "use 'cpu' or 'auto'")
             raise SpecError(msg)
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            msg = f"device {device!r} does not exist: {torch.cuda.device_count()} CUDA device(s) present"
+            msg = (f"device {device!r} does not exist: "
+                   f"{torch.cuda.device_count()} CUDA device(s) present")
             raise SpecError(msg)
     elif dev.type != "cpu" or dev.index is not None:
         msg = f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}"

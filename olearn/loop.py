@@ -74,11 +74,13 @@ def action_problem(action: Any, space: Any, replicates: int) -> str | None:
     if not isinstance(action, Tensor):
         return f"act must return a torch.Tensor of actions, got {type(action).__name__}"
     if action.shape[:1] != (replicates,):
-        return f"act returned actions of shape {tuple(action.shape)}, expected leading dim {replicates}"
+        return (f"act returned actions of shape {tuple(action.shape)}, "
+                f"expected leading dim {replicates}")
     n = getattr(space, "n", None)
     if n is not None:
         if action.is_floating_point() or action.dim() != 1:
-            return f"act must return integer actions of shape ({replicates},), got {action.dtype} {tuple(action.shape)}"
+            return (f"act must return integer actions of shape ({replicates},), "
+                    f"got {action.dtype} {tuple(action.shape)}")
         bad = ((action < 0) | (action >= n)).nonzero()
         if len(bad):
             r = int(bad[0, 0])
@@ -267,7 +269,8 @@ def run_loop(env: Any, agent: Any, state: LoopState, *, horizon: int, record_at:
         state.t = t
         if check_obs:
             s = _obs_sum(obs)
-            state.cum_obs = s if state.cum_obs is None else state.cum_obs + s
+            # check_obs: the observations have floating entries, so s is a tensor every round
+            state.cum_obs = s if state.cum_obs is None else state.cum_obs + s  # type: ignore[operator]
         if t == next_rec:
             if keys is None:
                 if schema is None:

@@ -16,10 +16,10 @@ found too: an id unknown to the registries loads those entry points once and loo
 from __future__ import annotations
 
 import difflib
-import re
 import importlib
 import importlib.util
 import inspect
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -128,7 +128,8 @@ def load_object(ref: str) -> Any:
     except AttributeError:
         names = [n for n in dir(module) if not n.startswith("_")]
         hint = difflib.get_close_matches(attr, names, n=1)
-        msg = f"{mod_ref!r} has no attribute {attr!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+        msg = f"{mod_ref!r} has no attribute {attr!r}" + (
+            f"; did you mean {hint[0]!r}?" if hint else "")
         raise SpecError(msg) from None
 
 
@@ -229,7 +230,8 @@ def check_kwargs(name: str, factory: Callable[..., Any], kwargs: dict[str, Any],
     for key in kwargs:
         if key not in allowed:
             hint = difflib.get_close_matches(key, allowed, n=1)
-            tail = f"did you mean {hint[0]!r}?" if hint else f"allowed: {', '.join(allowed) or 'none'}"
+            tail = (f"did you mean {hint[0]!r}?" if hint
+                    else f"allowed: {', '.join(allowed) or 'none'}")
             msg = f"unknown keyword {key!r} for {name}; {tail}"
             raise SpecError(msg)
 
@@ -269,7 +271,8 @@ def make_agent(ref: str, observation_space: Any, action_space: Any, *, label: st
     return PerReplicateAgent(make, first=agent)
 
 
-def make_env(ref: str, *, num_envs: int, device: Any = "cpu", kwargs: dict[str, Any] | None = None) -> Any:
+def make_env(ref: str, *, num_envs: int, device: Any = "cpu",
+             kwargs: dict[str, Any] | None = None) -> Any:
     """Build a batched environment of ``num_envs`` replicates from a reference.
 
     A registered id uses its ``vector_entry_point`` when that is an olearn

@@ -24,8 +24,8 @@ from typing import Any
 import polars as pl
 import torch
 
-from olearn.device import resolve_device
 from olearn import rundir
+from olearn.device import resolve_device
 from olearn.errors import OlearnError, RunFailedError, SpecError
 from olearn.loop import LoopState, run_loop, trace_schema
 from olearn.registry import make_agent, make_env, plugin_failure, where
@@ -54,7 +54,7 @@ class RunResult:
         """Mean cumulative regret at the last round, per agent label."""
         df = (self.load().filter(pl.col("t") == self.spec.horizon)
               .group_by("agent").agg(pl.col("regret").mean()).collect())
-        return dict(zip(df["agent"].to_list(), df["regret"].to_list()))
+        return dict(zip(df["agent"].to_list(), df["regret"].to_list(), strict=True))
 
 
 def default_out(spec: RunSpec) -> Path:
@@ -90,7 +90,8 @@ def _versions() -> dict[str, str]:
     from olearn import __version__
 
     return {"olearn": __version__, "python": platform.python_version(), "torch": torch.__version__,
-            "numpy": numpy.__version__, "polars": pl.__version__, "gymnasium": gymnasium.__version__}
+            "numpy": numpy.__version__, "polars": pl.__version__,
+            "gymnasium": gymnasium.__version__}
 
 
 class _Progress:
@@ -103,8 +104,13 @@ class _Progress:
     def start(self, label: str, total: int, done: int) -> Any:
         if not self.enabled:
             return None
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
         class _Rate(TextColumn):
             def render(self, task: Any) -> Any:
@@ -284,7 +290,8 @@ def _cpu_threads(torch_threads: int, kernel_threads: int | None = None) -> tuple
         import numba
 
         old_kernels = numba.get_num_threads()
-        numba.set_num_threads(min(kernel_threads, numba.config.NUMBA_NUM_THREADS))
+        cap = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined,unused-ignore]
+        numba.set_num_threads(min(kernel_threads, cap))
     if torch_threads:    # after numba's: setting numba's count resets torch's OpenMP threads
         torch.set_num_threads(torch_threads)
     return old_torch, old_kernels
@@ -312,7 +319,8 @@ def _run_agent(spec: RunSpec, entry: Any, agent: Any, out: Path, device: torch.d
     writer = TraceWriter(out / "trace" / f"agent={entry.label}")
     if ckpt.is_file():
         saved = torch.load(ckpt, weights_only=False, map_location=device)
-        env, agent, state, writer.next_part = saved["env"], saved["agent"], saved["state"], saved["part"]
+        env, agent, state, writer.next_part = (saved["env"], saved["agent"], saved["state"],
+                                               saved["part"])
     else:
         try:
             obs, _ = env.reset(seed=replicate_seeds(spec.seed, "env", ids))
@@ -326,7 +334,7 @@ def _run_agent(spec: RunSpec, entry: Any, agent: Any, out: Path, device: torch.d
     record_at = schedule(spec.horizon, every=rec.every, log=rec.log)
     rows = rec.chunk or max(1, _ROWS_PER_PART // len(ids))
     recorder = Recorder(writer, ids, rows=min(rows, len(record_at)))
-    last_ckpt = [time.monotonic()]  # None once a plug-in proved unpicklable
+    last_ckpt: list[float | None] = [time.monotonic()]  # None once a plug-in proved unpicklable
 
     def on_flush(s: LoopState) -> None:
         if (last_ckpt[0] is None or s.t >= spec.horizon
@@ -351,7 +359,8 @@ def _run_agent(spec: RunSpec, entry: Any, agent: Any, out: Path, device: torch.d
     try:
         state = run_loop(env, agent, state, horizon=spec.horizon, record_at=record_at,
                          recorder=recorder, replicate_ids=ids, delay=spec.delay,
-                         on_flush=on_flush, flush_seconds=min(60.0, spec.checkpoint_seconds or 60.0),
+                         on_flush=on_flush,
+                         flush_seconds=min(60.0, spec.checkpoint_seconds or 60.0),
                          progress=tick, schema=schema, label=entry.label)
     finally:
         progress.stop()

@@ -16,7 +16,8 @@ Examples
 >>> seeds == replicate_seeds(0, "env", [0, 1, 2])
 True
 >>> noise = BlockStream(seeds, "noise", (2,), device=torch.device("cpu"))
->>> bool((noise(5)[1] == BlockStream(seeds[1:2], "noise", (2,), device=torch.device("cpu"))(5)[0]).all())
+>>> second = BlockStream(seeds[1:2], "noise", (2,), device=torch.device("cpu"))
+>>> bool((noise(5)[1] == second(5)[0]).all())
 True
 """
 

@@ -85,7 +85,8 @@ class RunSpec:
         d = copy.deepcopy(data)
         _known(d, cls, "spec")
         if "env" not in d or not isinstance(d["env"], dict):
-            raise SpecError("spec needs an [env] table with an 'id', e.g. id = \"olearn/ContextualBandit-v0\"")
+            raise SpecError("spec needs an [env] table with an 'id', "
+                            "e.g. id = \"olearn/ContextualBandit-v0\"")
         if "agents" not in d or not isinstance(d["agents"], list) or not d["agents"]:
             raise SpecError("spec needs at least one [[agents]] entry with 'label' and 'id'")
         if "horizon" not in d:
@@ -128,11 +129,14 @@ class RunSpec:
             raise SpecError(msg)
         _int(self.threads, "threads", 0)
         if not isinstance(self.name, str) or not _LABEL.match(self.name):
-            raise SpecError(f"name must be letters, digits, '_', '.', '+' or '-', got {self.name!r}")
+            raise SpecError("name must be letters, digits, '_', '.', '+' or '-', "
+                            f"got {self.name!r}")
         if not isinstance(self.device, str):
-            raise SpecError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+            raise SpecError("device must be 'auto', 'cpu', 'cuda' or 'cuda:N', "
+                            f"got {self.device!r}")
         if not isinstance(self.checkpoint_seconds, (int, float)) or self.checkpoint_seconds < 0:
-            raise SpecError(f"checkpoint_seconds must be a number >= 0, got {self.checkpoint_seconds!r}")
+            raise SpecError("checkpoint_seconds must be a number >= 0, "
+                            f"got {self.checkpoint_seconds!r}")
         r = self.record
         if r.every is not None and r.log is not None:
             raise SpecError("record: give either 'every' or 'log', not both")
@@ -151,9 +155,11 @@ class RunSpec:
         seen = set()
         for i, a in enumerate(self.agents):
             if not isinstance(a.label, str) or not _LABEL.match(a.label):
-                raise SpecError(f"agents[{i}].label must be letters, digits, '_', '.', '+' or '-', got {a.label!r}")
+                raise SpecError(f"agents[{i}].label must be letters, digits, '_', '.', '+' or '-', "
+                                f"got {a.label!r}")
             if a.label in seen:
-                raise SpecError(f"agents[{i}].label {a.label!r} is used twice; labels must be unique")
+                raise SpecError(f"agents[{i}].label {a.label!r} is used twice; "
+                                "labels must be unique")
             seen.add(a.label)
             if not isinstance(a.id, str) or not a.id:
                 raise SpecError(f"agents[{i}].id must be a non-empty string, got {a.id!r}")
@@ -167,7 +173,8 @@ class RunSpec:
         return d
 
     def digest(self) -> str:
-        """SHA-256 of everything that determines the trace (not name, device, threads, checkpoints)."""
+        """SHA-256 of everything that determines the trace (not name, device, threads,
+        checkpoints)."""
         d = self.to_dict()
         for k in ("name", "device", "checkpoint_seconds", "threads"):
             d.pop(k)
@@ -270,7 +277,8 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
             else:
                 labels = [e.get("label") for e in node if isinstance(e, dict)]
                 if part not in labels:
-                    raise SpecError(f"--set {key}: no list entry {part!r}; use an index or one of {labels}")
+                    raise SpecError(f"--set {key}: no list entry {part!r}; "
+                                    f"use an index or one of {labels}")
                 idx = labels.index(part)
             if last:
                 node[idx] = _parse_value(value)

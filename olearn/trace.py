@@ -392,7 +392,8 @@ class Recorder:
             col[torch.tensor(rows, device=col.device)] = torch.stack(present).to(col.dtype)
 
     def first_nonfinite(self, names: tuple[str, ...]) -> tuple[int, int, int] | None:
-        """The first buffered NaN/inf in the columns ``names``: (previous round, round, replicate index)."""
+        """The first buffered NaN/inf in the columns ``names``: (previous round, round,
+        replicate index)."""
         self._stack()
         n = len(self._t)
         found = [self._cols[self._names.index(k)] for k in names if k in self._names]
@@ -449,7 +450,8 @@ class Recorder:
 
 
 def load(out: str | Path) -> pl.LazyFrame:
-    """All trace parts of a run directory as one ``polars.LazyFrame`` (``agent`` from the partition).
+    """All trace parts of a run directory as one ``polars.LazyFrame`` (``agent`` from the
+    partition).
 
     A run that is not complete (running, interrupted, failed) loads what was written, with an
     :class:`IncompleteRunWarning` saying where each agent stopped; a damaged part is named.

@@ -27,7 +27,8 @@ def check_choice(name: str, value: Any, allowed: Iterable[Any]) -> None:
 
 def check_number(name: str, value: Any, *, low: float = float("-inf"), strict: bool = False,
                  high: float = float("inf")) -> float:
-    """Validate a real hyperparameter: a finite number in ``[low, high]`` (``(low, high]`` if strict).
+    """Validate a real hyperparameter: a finite number in ``[low, high]`` (``(low, high]``
+    if strict).
 
     >>> check_number("alpha", "big", low=0.0)
     Traceback (most recent call last):

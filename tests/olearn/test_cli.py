@@ -37,7 +37,8 @@ def run(*args):
 def test_simulate_prints_summary_and_paths_then_show_and_plot(spec):
     res = run("simulate", spec, "--out", "o")
     assert res.exit_code == 0, res.output
-    assert "linucb" in res.output and "trace: o/trace" in res.output and "plot:  o/regret.png" in res.output
+    assert "linucb" in res.output and "trace: o/trace" in res.output
+    assert "plot:  o/regret.png" in res.output
     assert Path("o/regret.png").stat().st_size > 1000
     res = run("show", "o")
     assert res.exit_code == 0 and "status=complete" in res.output and "uniform" in res.output
@@ -57,7 +58,8 @@ def test_flags_and_set_override_the_spec(spec):
     (["--set", "horizon=0"], "horizon must be a positive integer, got 0"),
     (["--set", "env.id='olearn/ContextualBandt-v0'"], "did you mean 'olearn/ContextualBandit-v0'"),
     (["--set", "agents.linucb.id='olearn/LinUBC-v0'"], "did you mean 'olearn/LinUCB-v0'"),
-    (["--set", "agents.linucb.kwargs.alpah=1"], "unknown keyword 'alpah' for linucb (olearn/LinUCB-v0); did you mean 'alpha'"),
+    (["--set", "agents.linucb.kwargs.alpah=1"],
+     "unknown keyword 'alpah' for linucb (olearn/LinUCB-v0); did you mean 'alpha'"),
     (["--set", "agents.linucb.kwargs.alpha=-1"], "alpha must be a finite number >= 0.0, got -1"),
     (["--set", "env.kwargs.arms='many'"], "arms must be an integer >= 2"),
     (["--replicates", "0"], "replicates must be a positive integer"),
@@ -84,7 +86,8 @@ def test_malformed_toml_and_missing_file(tmp_path):
     bad.write_text("[env\n")
     for target in (bad, tmp_path / "missing.toml"):
         res = run("simulate", target)
-        assert res.exit_code == 2 and res.output.startswith("error: ") and len(res.output.splitlines()) == 1
+        assert res.exit_code == 2 and res.output.startswith("error: ")
+        assert len(res.output.splitlines()) == 1
 
 
 def test_existing_out_needs_force(spec):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import polars as pl
 import pytest
 
 import olearn
@@ -10,7 +9,8 @@ import olearn
 pytestmark = pytest.mark.gpu
 
 SPEC = {"name": "gpu", "horizon": 2000, "replicates": 64, "seed": 5,
-        "env": {"id": "olearn/ContextualBandit-v0", "kwargs": {"arms": 5, "dim": 8, "dtype": "float64"}},
+        "env": {"id": "olearn/ContextualBandit-v0",
+                "kwargs": {"arms": 5, "dim": 8, "dtype": "float64"}},
         "agents": [{"label": "linucb", "id": "olearn/LinUCB-v0"},
                    {"label": "eg", "id": "olearn/EpsilonGreedy-v0"}]}
 
@@ -39,7 +39,8 @@ def test_every_registered_agent_runs_on_cuda():
         if not agent_id.startswith("olearn/"):
             continue
         cls = spec.load()
-        env_id, env_kwargs = getattr(cls, "test_env", ("olearn/ContextualBandit-v0", {"arms": 3, "dim": 4}))
+        env_id, env_kwargs = getattr(cls, "test_env",
+                                     ("olearn/ContextualBandit-v0", {"arms": 3, "dim": 4}))
         run = {"name": "each", "horizon": 50, "replicates": 8, "device": "cuda",
                "env": {"id": env_id, "kwargs": env_kwargs},
                "agents": [{"label": "a", "id": agent_id, "kwargs": cls._unit_test_params()[0]}]}

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = {"olearn": ROOT / "olearn", "olearn.envs": ROOT / "envs", "olearn.agents": ROOT / "agents"}
+PACKAGES = {"olearn": ROOT / "olearn", "olearn.envs": ROOT / "envs",
+            "olearn.agents": ROOT / "agents"}
 
 
 def _modules() -> dict[str, Path]:
@@ -124,7 +125,8 @@ def test_no_import_cycles():
 
 
 def test_every_package_folder_is_declared():
-    declared = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    declared = set(pyproject["tool"]["setuptools"]["packages"])
     folders = {name for name, path in MODULES.items() if path.name == "__init__.py"}
     assert folders == declared
 

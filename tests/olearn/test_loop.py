@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +76,8 @@ def test_delay_changes_learning_but_not_validity():
 
 def test_invalid_action_names_round_and_replicate():
     register_agent("test/BadAction-v0", BadAction)
-    with pytest.raises(AgentError, match=r"round 1: action 5 of replicate 0 is outside Discrete\(3\)"):
+    with pytest.raises(AgentError,
+                       match=r"round 1: action 5 of replicate 0 is outside Discrete\(3\)"):
         olearn.simulate(_spec(agents=[{"label": "bad", "id": "test/BadAction-v0"}]), quiet=True)
 
 
@@ -167,9 +167,8 @@ def test_the_probe_leaves_agents_and_global_random_states_alone():
 def test_private_act_info_keys_are_never_recorded():
     """``_`` keys are for ``update`` only: neither a column nor an 'undeclared key' error."""
     import olearn
-    from olearn.registry import register_agent
-
     from olearn.agents.bandits.baselines import Uniform
+    from olearn.registry import register_agent
 
     class WithPrivate(Uniform):
         def act(self, obs):

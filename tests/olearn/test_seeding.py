@@ -7,8 +7,8 @@ import pytest
 from olearn.seeding import BlockStream, derive, derive_many, replicate_seeds
 
 
-@pytest.mark.parametrize("names", [("contexts", 3), ("noise", 0), ("x",), (), ("env", 17, "y", 2**40),
-                                   (2**33,)])
+@pytest.mark.parametrize("names", [("contexts", 3), ("noise", 0), ("x",), (),
+                                   ("env", 17, "y", 2**40), (2**33,)])
 def test_derive_many_is_derive_for_every_seed(names):
     rng = random.Random(hash(names) % 2**32)
     seeds = [0, 1, 2**32 - 1, 2**32, 2**64 - 1] + [rng.getrandbits(rng.choice([8, 32, 48, 64]))

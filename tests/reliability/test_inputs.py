@@ -120,8 +120,9 @@ def test_a_relative_plug_in_path_resolves_against_the_spec_folder(tmp_path, monk
     folder = tmp_path / "project"
     folder.mkdir()
     (folder / "two_arms.py").write_text(TWO_ARMS)
-    (folder / "spec.toml").write_text(SPEC.replace('"olearn/ContextualBandit-v0"', '"two_arms.py:TwoArms"')
-                                      .replace("kwargs = { arms = 3, dim = 4 }", "kwargs = { reward = 0.5 }"))
+    (folder / "spec.toml").write_text(
+        SPEC.replace('"olearn/ContextualBandit-v0"', '"two_arms.py:TwoArms"')
+        .replace("kwargs = { arms = 3, dim = 4 }", "kwargs = { reward = 0.5 }"))
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
@@ -146,7 +147,8 @@ def test_a_gymnasium_id_without_namespace_is_an_id():
     ["check", "env", "olearn/Nope-v0"],
     ["check", "env", "olearn/ContextualBandit-v0", "--kw", "armz=3"],
     ["check", "agent", "olearn/Nope-v0", "--env", "olearn/ContextualBandit-v0"],
-    ["check", "agent", "olearn/LinUCB-v0", "--env", "olearn/ContextualBandit-v0", "--kw", "alpah=1"],
+    ["check", "agent", "olearn/LinUCB-v0", "--env", "olearn/ContextualBandit-v0",
+     "--kw", "alpah=1"],
 ])
 def test_check_with_an_unknown_id_or_keyword_is_bad_input(args):
     one_line(run(*args), 2)

@@ -184,7 +184,7 @@ def test_a_plug_in_failing_before_round_one_leaves_nothing(spec, tmp_path):
     assert not Path("o").exists()
 
 
-# --- item 6: unusable --out and damaged files are bad input, named ---------------------------------
+# --- item 6: unusable --out and damaged files are bad input, named --------------------------------
 @pytest.mark.parametrize("out", ["/dev/null", "/proc/olearn-x", "afile/sub"])
 def test_an_unusable_out_is_bad_input(spec, out):
     Path("afile").write_text("x")

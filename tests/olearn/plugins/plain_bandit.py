@@ -61,7 +61,8 @@ class GreedyCounter:
     """A single-replicate agent written without olearn: plays the arm with the best mean."""
 
     def __init__(self, observation_space, action_space, *, explore: int = 20):
-        self.observation_space, self.action_space, self.explore = observation_space, action_space, explore
+        self.observation_space, self.action_space = observation_space, action_space
+        self.explore = explore
 
     def reset(self, seed):
         self.rng = np.random.default_rng(seed)
