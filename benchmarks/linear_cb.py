@@ -7,7 +7,8 @@ R = 256 replicates, recording every round and, to show what recording costs, onl
 log-spaced rounds; peers run one replicate at a time, so their replicate-rounds/s equal
 rounds/s.
 
-    python benchmarks/linear_cb.py                 # full sizes (~10 min on 2 cores; 17 with --threads 1 2)
+    python benchmarks/linear_cb.py                 # full sizes (~10 min on 2 cores;
+                                                   # 17 with --threads 1 2)
     python benchmarks/linear_cb.py --quick         # smaller horizons, same rates
     python benchmarks/linear_cb.py --threads 1 2   # the batched rows on one and on two threads
 
@@ -165,11 +166,12 @@ def main() -> None:
     # interleaved repeats: every contender sees the same spells of a noisy (shared) machine
     results: list[list] = [[] for _ in contenders]
     for _ in range(args.repeat):
-        for out, (*_, run) in zip(results, contenders):
+        for out, (*_, run) in zip(results, contenders, strict=True):
             out.append(run())
-    rows = [(name, r, t, _median(res)) for (name, r, t, _), res in zip(contenders, results)]
+    rows = [(name, r, t, _median(res))
+            for (name, r, t, _), res in zip(contenders, results, strict=True)]
     spread = {name + str(r): [round(x[0]) for x in res if isinstance(x, tuple)]
-              for (name, r, _, _), res in zip(contenders, results)}
+              for (name, r, _, _), res in zip(contenders, results, strict=True)}
     vw = rows[1][3][0] if isinstance(rows[1][3], tuple) else None
     mw = rows[2][3][0] if isinstance(rows[2][3], tuple) else None
     cpu = platform.processor() or platform.machine()
@@ -179,9 +181,10 @@ def main() -> None:
     except (OSError, StopIteration):
         pass
     dev = torch.cuda.get_device_name() if args.device.startswith("cuda") else cpu
-    print(f"# linear CB d={D} K={K}; machine: {cpu}; olearn device: {dev}; torch {torch.__version__}; "
+    print(f"# linear CB d={D} K={K}; machine: {cpu}; olearn device: {dev}; "
+          f"torch {torch.__version__}; "
           f"median of {args.repeat} interleaved repeats")
-    print(f"| contender | R | T | replicate-rounds/s | × VW | × MABWiser | regret/replicate at T |")
+    print("| contender | R | T | replicate-rounds/s | × VW | × MABWiser | regret/replicate at T |")
     print("|---|---|---|---|---|---|---|")
     for name, r, t, res in rows:
         if isinstance(res, str):

@@ -21,7 +21,8 @@ spec = olearn.RunSpec.from_dict({"name": "mem", "horizon": int(sys.argv[1]), "re
     "env": {"id": "olearn/ContextualBandit-v0", "kwargs": {"arms": 10, "dim": 20}},
     "agents": [{"label": "linucb", "id": "olearn/LinUCB-v0"}]})
 res = olearn.simulate(spec, out=sys.argv[2], quiet=True)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, res.meta["agents"]["linucb"]["rounds_per_s"])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+      res.meta["agents"]["linucb"]["rounds_per_s"])
 """
 
 

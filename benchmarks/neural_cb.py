@@ -28,7 +28,11 @@ from olearn.envs.bandits.classification import ClassificationBanditVector
 def cpu_name() -> str:
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        return next(l.split(":", 1)[1].strip() for l in out.splitlines() if l.startswith("Model name"))
+        return next(
+            line.split(":", 1)[1].strip()
+            for line in out.splitlines()
+            if line.startswith("Model name")
+        )
     except Exception:  # noqa: BLE001
         return platform.processor() or "unknown CPU"
 
@@ -85,7 +89,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     dev = (torch.cuda.get_device_name(0) if args.device.startswith("cuda") else cpu_name())
-    print(f"device: {args.device} ({dev}), torch {torch.__version__}, threads {torch.get_num_threads()}, "
+    print(f"device: {args.device} ({dev}), torch {torch.__version__}, "
+          f"threads {torch.get_num_threads()}, "
           f"T = {args.horizon}")
     hand = hand_loop(args.horizon, args.device)
     print(f"hand-written torch loop, R=1, no perturbation: {hand * 1e3:.3f} ms/round")
@@ -96,7 +101,8 @@ def main() -> None:
             cost = olearn_run(r, args.horizon, args.device, kw)
             base = base or cost
             print(f"olearn NeuSquareCB {label:32s} R={r:<5d} {cost * 1e3:8.3f} ms/round  "
-                  f"{cost / base:6.2f}x R={args.replicates[0]}  {r / cost:10.0f} replicate-rounds/s")
+                  f"{cost / base:6.2f}x R={args.replicates[0]}  "
+                  f"{r / cost:10.0f} replicate-rounds/s")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Where a run's time goes: cProfile of ``olearn.simulate`` on the linear CB benchmark problem.
 
-    python benchmarks/profile_run.py --replicates 256 --horizon 2000 [--device cuda] [--threads 2] [--top 25]
+    python benchmarks/profile_run.py --replicates 256 --horizon 2000 \\
+        [--device cuda] [--threads 2] [--top 25]
     python benchmarks/profile_run.py --replicates 256 --horizon 20000 --threads 2 --phases
 
 Prints replicate-rounds/s and the functions with the most own time (per round, in µs), so a
@@ -53,7 +54,8 @@ def main() -> None:
         prof.disable()
         wall = time.perf_counter() - start
     rate = args.replicates * args.horizon / wall
-    print(f"R={args.replicates} T={args.horizon} device={args.device}: {rate:,.0f} replicate-rounds/s "
+    print(f"R={args.replicates} T={args.horizon} device={args.device}: "
+          f"{rate:,.0f} replicate-rounds/s "
           f"under cProfile ({wall / args.horizon * 1e6:.0f} µs/round)")
     stats = pstats.Stats(prof)
     rows = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[: args.top]

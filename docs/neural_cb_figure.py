@@ -37,7 +37,8 @@ def main(root: str) -> None:
     base = Path(root)
     fig, axes = plt.subplots(2, 3, figsize=(12, 6.5), dpi=110)
     for ax, name in zip(axes.flat, PANELS, strict=False):
-        panel(ax, base / f"neural_cb_{name}" if (base / f"neural_cb_{name}").exists() else base / name, name)
+        run = base / f"neural_cb_{name}"
+        panel(ax, run if run.exists() else base / name, name)
     axes[0, 0].set_ylabel("cumulative regret (mean ± 95%)", fontsize=8)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     axes.flat[-1].axis("off")
@@ -46,7 +47,8 @@ def main(root: str) -> None:
     out = Path(__file__).parent
     fig.savefig(out / "neural_cb.png")
     fig, ax = plt.subplots(figsize=(6.5, 4), dpi=110)
-    abl = base / "neural_cb_ablation" if (base / "neural_cb_ablation").exists() else base / "ablation"
+    abl = base / "neural_cb_ablation"
+    abl = abl if abl.exists() else base / "ablation"
     panel(ax, abl, "cosine: perturbation off vs on (c_p)")
     ax.set_ylabel("cumulative regret (mean ± 95%)", fontsize=8)
     ax.legend(fontsize=8)

@@ -76,7 +76,8 @@ def bound_figure() -> list[str]:
     pts, rows = [], []
     for kind, env in settings:
         spec = olearn.RunSpec.from_dict({
-            "name": f"sea_bound_{kind}_{env['sigma']}_{env.get('budget', 0)}", "horizon": 4000, "replicates": 8,
+            "name": f"sea_bound_{kind}_{env['sigma']}_{env.get('budget', 0)}",
+            "horizon": 4000, "replicates": 8,
             "seed": 0, "device": "cpu", "record": {"log": 10},
             "env": {"id": "olearn/SEA-v0", "kwargs": {"dim": 5, **env}},
             "agents": [{"label": a, "id": i, "kwargs": {"G": 2.5}} for a, i in
@@ -84,8 +85,9 @@ def bound_figure() -> list[str]:
                         ("oftrl", "olearn/OptimisticFTRL-v0"))]})
         lf = _run(spec, ROOT / "runs" / "out" / spec.name)
         fin = (lf.filter(pl.col("t") == 4000).group_by("agent")
-               .agg(pl.col("regret").mean(), (pl.col("sigma2_cum") + pl.col("adv_variation_cum")).mean()
-                    .alias("var")).collect())
+               .agg(pl.col("regret").mean(),
+                    (pl.col("sigma2_cum") + pl.col("adv_variation_cum")).mean().alias("var"))
+               .collect())
         for rec in fin.iter_rows(named=True):
             pts.append((kind, rec["agent"], rec["var"], rec["regret"]))
             rows.append(f"| {kind} {env.get('budget', '')} | {env['sigma']} | {rec['agent']} | "
@@ -103,7 +105,8 @@ def bound_figure() -> list[str]:
     v = np.geomspace(1, max(p[2] for p in pts), 50)
     ax.plot(v, np.sqrt(v), "k--", lw=1, label="√(σ²₁:T + Σ²₁:T)")
     ax.set(xscale="log", yscale="log", xlabel="σ²_{1:T} + Σ²_{1:T}  (T = 4000)",
-           ylabel="final regret (mean of 8)", title="SEA-v0: final regret vs the SEA variance terms")
+           ylabel="final regret (mean of 8)",
+           title="SEA-v0: final regret vs the SEA variance terms")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()

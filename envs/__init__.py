@@ -11,11 +11,23 @@ from gymnasium.envs.registration import register, registry
 
 _ENVS = {
     # id: (module, single-view class, vector class)
-    "olearn/ContextualBandit-v0": ("bandits.contextual", "ContextualBandit", "ContextualBanditVector"),
+    "olearn/ContextualBandit-v0": (
+        "bandits.contextual",
+        "ContextualBandit",
+        "ContextualBanditVector",
+    ),
     "olearn/SEA-v0": ("oco.sea", "SEA", "SEAVector"),
     "olearn/LinearMDP-v0": ("mdp.linear_mdp", "LinearMDP", "LinearMDPVector"),
-    "olearn/ClassificationBandit-v0": ("bandits.classification", "ClassificationBandit", "ClassificationBanditVector"),
-    "olearn/AggregateResponses-v0": ("aggregate.responses", "AggregateResponses", "AggregateResponsesVector"),
+    "olearn/ClassificationBandit-v0": (
+        "bandits.classification",
+        "ClassificationBandit",
+        "ClassificationBanditVector",
+    ),
+    "olearn/AggregateResponses-v0": (
+        "aggregate.responses",
+        "AggregateResponses",
+        "AggregateResponsesVector",
+    ),
 }
 
 for _id, (_mod, _single, _vector) in _ENVS.items():

@@ -10,10 +10,9 @@ import torch
 from torch import Tensor
 
 from olearn.agent import BatchedAgent, discrete_arms
-from olearn.validation import check_number
 from olearn.agents.bandits.linear import _LinearAgent
 from olearn.seeding import BlockStream
-from olearn.validation import check_choice
+from olearn.validation import check_choice, check_number
 
 
 class Uniform(BatchedAgent):
@@ -54,7 +53,8 @@ class EpsilonGreedy(_LinearAgent):
     """ε-greedy on a ridge regression model of the rewards.
 
     With probability ``ε_t`` play a uniform arm, else the arm of largest predicted reward.
-    ``schedule="constant"``: ``ε_t = epsilon``; ``"inverse_sqrt"``: ``ε_t = min(1, epsilon·√(K/t))``.
+    ``schedule="constant"``: ``ε_t = epsilon``; ``"inverse_sqrt"``:
+    ``ε_t = min(1, epsilon·√(K/t))``.
 
     Parameters
     ----------
@@ -82,7 +82,8 @@ class EpsilonGreedy(_LinearAgent):
                  schedule: Literal["constant", "inverse_sqrt"] = "constant",
                  reg: float = 1.0, model: Literal["auto", "disjoint", "shared"] = "auto") -> None:
         super().__init__(observation_space, action_space, reg=reg, model=model)
-        check_number("epsilon", epsilon, low=0.0, high=1.0 if schedule == "constant" else float("inf"))
+        check_number("epsilon", epsilon, low=0.0,
+                     high=1.0 if schedule == "constant" else float("inf"))
         check_choice("schedule", schedule, ("constant", "inverse_sqrt"))
         self.epsilon = epsilon
         self.schedule = schedule

@@ -98,7 +98,8 @@ def check_gamma(cls_name: str, gamma_scale: float, gamma_exponent: float) -> Non
 
 
 def losses_from_rewards(reward: Tensor, reward_range: tuple[float, float]) -> Tensor:
-    """Map rewards in ``reward_range = (lo, hi)`` to losses ``(hi − r)/(hi − lo)`` clipped to [0, 1].
+    """Map rewards in ``reward_range = (lo, hi)`` to losses ``(hi − r)/(hi − lo)`` clipped to
+    [0, 1].
 
     >>> losses_from_rewards(torch.tensor([1.0, 0.0, 5.0]), (0.0, 1.0)).tolist()
     [0.0, 1.0, 0.0]
@@ -114,5 +115,6 @@ def check_reward_range(cls_name: str, reward_range: tuple[float, float]) -> None
         lo, hi = reward_range
         ok = isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and lo < hi
     if not ok:
-        msg = f"{cls_name}: reward_range must be two numbers (lo, hi) with lo < hi, got {reward_range!r}"
+        msg = (f"{cls_name}: reward_range must be two numbers (lo, hi) with lo < hi, "
+               f"got {reward_range!r}")
         raise ValueError(msg)

@@ -10,11 +10,10 @@ import torch
 from torch import Tensor
 
 from olearn.agent import BatchedAgent, context_shape, discrete_arms
-from olearn.validation import check_number
 from olearn.agents.bandits.ridge import BatchedRidge
 from olearn.seeding import BlockStream
 from olearn.types import Step
-from olearn.validation import check_choice
+from olearn.validation import check_choice, check_number
 
 
 class _LinearAgent(BatchedAgent):

@@ -40,7 +40,8 @@ def check_network(cls_name: str, hidden: Sequence[int], activation: str) -> tupl
     """Validate ``hidden`` widths and ``activation``; returns the widths as a tuple."""
     widths = (hidden,) if isinstance(hidden, int) else tuple(hidden)
     if not all(isinstance(w, int) and w >= 1 for w in widths):
-        msg = f"{cls_name}: hidden must be positive integer layer widths, e.g. [100], got {hidden!r}"
+        msg = (f"{cls_name}: hidden must be positive integer layer widths, e.g. [100], "
+               f"got {hidden!r}")
         raise ValueError(msg)
     check_choice(f"{cls_name}: activation", activation, ACTIVATIONS)
     return widths
@@ -78,7 +79,8 @@ class BatchedMLP:
         """Per-replicate initial weights (one generator per replicate seed)."""
         layers: list[list[Tensor]] = [[] for _ in range(2 * (len(self.sizes) - 1))]
         for g in generators(seeds, name):
-            for i, (fan_in, fan_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:], strict=True)):
+            pairs = zip(self.sizes[:-1], self.sizes[1:], strict=True)
+            for i, (fan_in, fan_out) in enumerate(pairs):
                 bound = 1.0 / math.sqrt(fan_in)
                 w = (torch.rand(fan_in, fan_out, generator=g) * 2 - 1) * bound
                 b = (torch.rand(fan_out, generator=g) * 2 - 1) * bound
@@ -101,7 +103,8 @@ class BatchedMLP:
         return h
 
     def scalar(self, params: Sequence[Tensor], x: Tensor) -> Tensor:
-        """Scalar output ``(...)`` of a one-output network for inputs ``x`` of shape ``(..., N, in_dim)``."""
+        """Scalar output ``(...)`` of a one-output network for inputs ``x`` of shape
+        ``(..., N, in_dim)``."""
         return self.forward(params, x).squeeze(-1)
 
     def per_sample_grads(self, params: Sequence[Tensor], x: Tensor) -> Tensor:
@@ -135,7 +138,8 @@ def unflatten_like(flat: Tensor, like: Sequence[Tensor]) -> list[Tensor]:
     return out
 
 
-def encode_arms(obs: Tensor, arms: int, per_arm: bool, dtype: torch.dtype = torch.float32) -> Tensor:
+def encode_arms(obs: Tensor, arms: int, per_arm: bool,
+                dtype: torch.dtype = torch.float32) -> Tensor:
     """Network inputs ``(R, K, D)``: per-arm contexts as they are, or the disjoint encoding.
 
     A shared context ``x`` (R, d) becomes ``x ⊗ e_a`` (R, K, K·d): ``x`` copied into block ``a``

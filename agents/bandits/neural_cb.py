@@ -10,7 +10,6 @@ import torch
 from torch import Tensor
 
 from olearn.agent import BatchedAgent, context_shape, discrete_arms
-from olearn.agents.common.sampling import sample_categorical
 from olearn.agents.bandits.igw import (
     check_gamma,
     check_reward_range,
@@ -19,7 +18,15 @@ from olearn.agents.bandits.igw import (
     losses_from_rewards,
     squarecb_probs,
 )
-from olearn.agents.bandits.networks import BatchedMLP, check_network, encode_arms, flatten, input_dim, unflatten_like
+from olearn.agents.bandits.networks import (
+    BatchedMLP,
+    check_network,
+    encode_arms,
+    flatten,
+    input_dim,
+    unflatten_like,
+)
+from olearn.agents.common.sampling import sample_categorical
 from olearn.seeding import BlockStream, derive
 from olearn.types import Step
 from olearn.validation import check_choice
@@ -243,7 +250,8 @@ class NeuSquareCB(BatchedAgent):
         new = [p.detach().sub_(g, alpha=self._lr) for p, g in zip(params, grads, strict=True)]
         if self._perturbed:
             extra = self.c_p * self._perturbation_grad(coef_s, offsets / self.c_p, delta)
-            new = [p.sub_(e, alpha=self._lr) for p, e in zip(new, unflatten_like(extra, new), strict=True)]
+            new = [p.sub_(e, alpha=self._lr)
+                   for p, e in zip(new, unflatten_like(extra, new), strict=True)]
         if self.radius is not None:
             delta = flatten(new) - self._theta0
             scale = (self.radius / delta.norm(dim=1, keepdim=True).clamp(min=1e-12)).clamp(max=1.0)

@@ -46,7 +46,8 @@ class NeuralUCB(BatchedAgent):
 
     Notes
     -----
-    Shared contexts use the disjoint encoding ``x ⊗ e_a`` (see :func:`~olearn.agents.bandits.networks.encode_arms`).
+    Shared contexts use the disjoint encoding ``x ⊗ e_a``
+    (see :func:`~olearn.agents.bandits.networks.encode_arms`).
     Per-arm gradients come from ``torch.func`` (``vmap`` of ``grad``) over replicates and arms.
 
     Examples
@@ -85,15 +86,18 @@ class NeuralUCB(BatchedAgent):
         for key, val in (("train_steps", train_steps), ("train_every", train_every),
                          ("buffer_size", buffer_size)):
             if not (isinstance(val, int) and val >= (0 if key == "train_steps" else 1)):
-                msg = f"{name}: {key} must be an integer >= {0 if key == 'train_steps' else 1}, got {val!r}"
+                msg = (f"{name}: {key} must be an integer >= "
+                       f"{0 if key == 'train_steps' else 1}, got {val!r}")
                 raise ValueError(msg)
         if batch_size is not None and not (isinstance(batch_size, int) and batch_size >= 1):
-            msg = f"{name}: batch_size must be None (full batch) or an integer >= 1, got {batch_size!r}"
+            msg = (f"{name}: batch_size must be None (full batch) or an integer >= 1, "
+                   f"got {batch_size!r}")
             raise ValueError(msg)
         net = BatchedMLP(in_dim=input_dim(self.per_arm, self.dim, self.arms), hidden=widths)
         if covariance == "full" and net.num_params > _FULL_MAX_PARAMS:
             msg = (f"{name}: covariance='full' stores a p×p matrix per replicate and needs "
-                   f"p <= {_FULL_MAX_PARAMS} parameters, got p={net.num_params}; use 'diag' or a smaller network")
+                   f"p <= {_FULL_MAX_PARAMS} parameters, got p={net.num_params}; "
+                   "use 'diag' or a smaller network")
             raise ValueError(msg)
         self.hidden, self.activation, self.reg, self.nu = hidden, activation, reg, nu
         self.covariance, self.lr, self.train_steps = covariance, lr, train_steps
@@ -157,7 +161,7 @@ class NeuralUCB(BatchedAgent):
         g = self._net.per_sample_grads(self._params, x.unsqueeze(1)).squeeze(1)     # (R, p)
         if self.covariance == "diag":
             self._u_diag += g * g
-        else:                                                                       # Sherman–Morrison
+        else:                                                                   # Sherman–Morrison
             u = torch.einsum("rpq,rq->rp", self._z_inv, g)
             denom = 1.0 + (u * g).sum(-1, keepdim=True)
             self._z_inv -= (u / denom).unsqueeze(2) * u.unsqueeze(1)
@@ -189,7 +193,8 @@ class NeuralUCB(BatchedAgent):
 
 
 class NeuralTS(NeuralUCB):
-    r"""NeuralTS (Zhang, Zhou, Li, Gu, ICLR 2021): sample ``r̃_a ~ N(f(θ; x_a), σ_a²)``, play the argmax.
+    r"""NeuralTS (Zhang, Zhou, Li, Gu, ICLR 2021): sample ``r̃_a ~ N(f(θ; x_a), σ_a²)``, play the
+    argmax.
 
     Same network, covariance and training as :class:`NeuralUCB` (olearn papers §5.5); ``σ_a``
     is the NeuralUCB width. Info: ``width`` of the arm played.

@@ -9,7 +9,6 @@ import gymnasium as gym
 import torch
 from torch import Tensor
 
-from olearn.agents.common.sampling import sample_categorical
 from olearn.agents.bandits.igw import (
     check_gamma,
     check_reward_range,
@@ -19,6 +18,7 @@ from olearn.agents.bandits.igw import (
     squarecb_probs,
 )
 from olearn.agents.bandits.linear import _LinearAgent
+from olearn.agents.common.sampling import sample_categorical
 from olearn.seeding import BlockStream
 from olearn.types import Step
 
@@ -95,7 +95,8 @@ class SquareCB(_LinearAgent):
 
 
 class FastCB(SquareCB):
-    """FastCB: the first-order IGW rule ``p_a = ŷ_b / (K ŷ_b + γ_t (ŷ_a − ŷ_b))`` on ridge predictions.
+    """FastCB: the first-order IGW rule ``p_a = ŷ_b / (K ŷ_b + γ_t (ŷ_a − ŷ_b))`` on ridge
+    predictions.
 
     Foster & Krishnamurthy (2021), olearn papers §5.2. The paper's oracle minimizes the log (KL)
     loss; this linear baseline uses the ridge (square-loss) predictions clipped to [0, 1], which

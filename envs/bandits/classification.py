@@ -9,10 +9,10 @@ import torch
 from gymnasium import spaces
 from torch import Tensor
 
-from olearn.vector import BatchedEnv, single_view
 from olearn.envs.bandits.datasets import load_dataset
 from olearn.seeding import derive
 from olearn.validation import check_choice
+from olearn.vector import BatchedEnv, single_view
 
 
 class ClassificationBanditVector(BatchedEnv):

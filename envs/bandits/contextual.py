@@ -9,9 +9,9 @@ import torch
 from gymnasium import spaces
 from torch import Tensor
 
-from olearn.vector import BatchedEnv, single_view
 from olearn.seeding import BlockStream, draw
 from olearn.validation import check_choice
+from olearn.vector import BatchedEnv, single_view
 
 REWARDS = ("linear", "quadratic", "cosine")
 

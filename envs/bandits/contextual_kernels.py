@@ -1,4 +1,5 @@
-"""Compiled (numba) CPU kernels of the contextual bandit env (:mod:`olearn.envs.bandits.contextual`).
+"""Compiled (numba) CPU kernels of the contextual bandit env
+(:mod:`olearn.envs.bandits.contextual`).
 
 A block of rounds is prepared in one pass over its random numbers, parallel over rounds:
 each replicate's context is normalized, written out in the observation dtype, and every arm's

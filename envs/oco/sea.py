@@ -10,11 +10,11 @@ import torch
 from gymnasium import spaces
 from torch import Tensor
 
-from olearn.spaces import Domain
-from olearn.vector import BatchedEnv, single_view
 from olearn.envs.oco.sea_losses import FAMILIES, make_family
 from olearn.seeding import BlockStream, draw
+from olearn.spaces import Domain
 from olearn.validation import check_choice
+from olearn.vector import BatchedEnv, single_view
 
 REGIMES = ("iid", "adversarial", "corrupted", "rom", "drift")
 
@@ -157,13 +157,15 @@ class SEAVector(BatchedEnv):
                 msg = f"{name} must be a finite number >= 0, got {v!r}"
                 raise ValueError(msg)
         if loss == "logistic" and sigma > 0.5:
-            msg = f"for loss='logistic' sigma is a label-flip probability in [0, 0.5], got {sigma!r}"
+            msg = ("for loss='logistic' sigma is a label-flip probability in [0, 0.5], "
+                   f"got {sigma!r}")
             raise ValueError(msg)
         if loss in ("squared", "logistic") and domain != "ball":
             msg = f"loss={loss!r} needs domain='ball' (its comparator is solved on a ball)"
             raise ValueError(msg)
         if switch_every is not None and not (isinstance(switch_every, int) and switch_every >= 1):
-            msg = f"switch_every must be None (random signs) or an integer >= 1, got {switch_every!r}"
+            msg = ("switch_every must be None (random signs) or an integer >= 1, "
+                   f"got {switch_every!r}")
             raise ValueError(msg)
         if not (isinstance(items, int) and items >= 1):
             msg = f"items must be a positive integer, got {items!r}"
@@ -178,7 +180,8 @@ class SEAVector(BatchedEnv):
             raise ValueError(msg)
         self.dim, self.domain, self.radius, self.loss = dim, domain, float(radius), loss
         self.regime, self.sigma, self.scale = regime, float(sigma), float(scale)
-        self.switch_every, self.budget, self.items, self.passes = switch_every, budget, items, passes
+        self.switch_every, self.budget = switch_every, budget
+        self.items, self.passes = items, passes
         self.drift_speed, self.track_dynamic = float(drift_speed), bool(track_dynamic)
         self.noise = noise
         self._domain = Domain(domain, dim=dim, radius=radius)
@@ -255,7 +258,8 @@ class SEAVector(BatchedEnv):
     def step(self, action: Any) -> tuple[Tensor, Tensor, Tensor, Tensor, dict]:
         x = self._as_action(action, torch.float64)
         if x.shape != (self.num_envs, self.dim):
-            msg = f"round {self._t + 1}: action of shape {tuple(x.shape)}, expected {(self.num_envs, self.dim)}"
+            msg = (f"round {self._t + 1}: action of shape {tuple(x.shape)}, "
+                   f"expected {(self.num_envs, self.dim)}")
             raise ValueError(msg)
         bad = self._domain.violation(x) > 1e-6 * max(1.0, self.radius)
         if bool(bad.any()):

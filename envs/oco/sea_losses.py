@@ -15,8 +15,8 @@ import torch
 from torch import Tensor
 from torch.nn.functional import softplus
 
-from olearn.spaces import ball_quadratic_min
 from olearn.seeding import BlockStream, draw
+from olearn.spaces import ball_quadratic_min
 
 FAMILIES = ("linear", "quadratic", "squared", "logistic")
 LAST_ITERS = 0  # iterations of the last logistic solve (diagnostics)
@@ -260,7 +260,8 @@ class _RegressionFamily:
         onehot = torch.nn.functional.one_hot(k, env.items).to(torch.float64)
         self.r_pos = self.r_pos + onehot * pos
         self.r_neg = self.r_neg + onehot * (1 - pos)
-        self.x_exp, comp = logistic_ball_min(self.pool, self.w_pos, self.w_neg, self.x_exp, env.radius)
+        self.x_exp, comp = logistic_ball_min(self.pool, self.w_pos, self.w_neg, self.x_exp,
+                                             env.radius)
         self.x_real, rcomp = logistic_ball_min(self.pool, self.r_pos, self.r_neg, self.x_real,
                                                env.radius)
         random = env.regime != "adversarial" or s > 0

@@ -7,9 +7,14 @@ import pytest
 import torch
 from scipy.optimize import minimize
 
+from olearn.agents.common.mirror_maps import (
+    Euclidean,
+    LogBarrier,
+    NegativeEntropy,
+    log_barrier_simplex,
+    newton_step,
+)
 from olearn.spaces import Domain, ball_quadratic_min, project_simplex
-from olearn.agents.common.mirror_maps import (Euclidean, LogBarrier, NegativeEntropy,
-                                       log_barrier_simplex, newton_step)
 
 F64 = torch.float64
 
@@ -41,7 +46,8 @@ def test_round_trip_and_bregman(name, mirror):
 def test_step_is_the_bregman_proximal_point(name, mirror):
     """``step(x̂, g, η)`` minimizes ``⟨g, x⟩ + B(x, x̂)/η`` (checked against scipy)."""
     x_hat = _simplex_points(3, 4, 2)
-    g = torch.tensor([[1.0, -2.0, 0.5, 0.0], [3.0, 3.0, -1.0, 0.2], [0.0, 0.0, 0.0, 1.0]], dtype=F64)
+    g = torch.tensor([[1.0, -2.0, 0.5, 0.0], [3.0, 3.0, -1.0, 0.2], [0.0, 0.0, 0.0, 1.0]],
+                     dtype=F64)
     out = mirror.step(x_hat, g, 0.7)
     for r in range(3):
         def obj(v, r=r):
@@ -112,7 +118,8 @@ def test_projections_match_scipy():
     for r in range(6):
         hh, bb = h[r].numpy(), b[r].numpy()
         res = minimize(lambda v, hh=hh, bb=bb: 0.5 * v @ hh @ v - bb @ v, np.zeros(5),
-                       method="SLSQP", constraints=[{"type": "ineq", "fun": lambda v: 0.49 - v @ v}],
+                       method="SLSQP",
+                       constraints=[{"type": "ineq", "fun": lambda v: 0.49 - v @ v}],
                        options={"ftol": 1e-14, "maxiter": 500})
         v = res.x * min(1.0, 0.7 / float(np.linalg.norm(res.x)))   # SLSQP may end just outside
         feasible = 0.5 * v @ hh @ v - bb @ v                        # an upper bound on the min

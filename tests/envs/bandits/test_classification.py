@@ -37,7 +37,8 @@ def test_regret_counts_mistakes_and_epochs_reshuffle():
         assert torch.equal(info["oracle"]["regret"], 1 - reward)
         regret += info["oracle"]["regret"]
     labels = torch.stack(labels, 1)
-    assert regret.tolist() == [200.0, 200.0]      # iris: 50 rows per class, arm 0 right 1/3 of the time
+    # iris: 50 rows per class, arm 0 right 1/3 of the time
+    assert regret.tolist() == [200.0, 200.0]
     first, second = labels[:, :150], labels[:, 150:]
     assert (first.sort(1).values == second.sort(1).values).all()  # each epoch visits every row once
     assert not torch.equal(first, second)                        # with a fresh order

@@ -66,7 +66,8 @@ def test_an_arm_out_of_range_is_an_agent_error():
     spec = {"name": "late", "horizon": 10, "replicates": 2,
             "env": {"id": "olearn/ContextualBandit-v0", "kwargs": {"arms": 3, "dim": 2}},
             "agents": [{"label": "late", "id": "olearn.envs.bandits.contextual:Late"}]}
-    with pytest.raises(AgentError, match=r"round 5: action 7 of replicate 0 is outside Discrete\(3\)"):
+    with pytest.raises(AgentError,
+                       match=r"round 5: action 7 of replicate 0 is outside Discrete\(3\)"):
         olearn.simulate(spec, quiet=True)
 
 

@@ -16,8 +16,10 @@ from olearn.envs.bandits.datasets import load_dataset
 FIXTURES = Path(__file__).parents[2] / "fixtures"
 
 
-@pytest.mark.parametrize(("name", "shape", "k"), [("digits", (1797, 64), 10), ("wine", (178, 13), 3),
-                                                  ("breast_cancer", (569, 30), 2), ("iris", (150, 4), 3)])
+@pytest.mark.parametrize(("name", "shape", "k"), [
+    ("digits", (1797, 64), 10), ("wine", (178, 13), 3),
+    ("breast_cancer", (569, 30), 2), ("iris", (150, 4), 3),
+])
 def test_bundled(name, shape, k):
     x, y, classes = load_dataset(name)
     assert x.shape == shape and len(classes) == k and set(np.unique(y)) == set(range(k))
@@ -25,7 +27,8 @@ def test_bundled(name, shape, k):
 
 def test_csv_and_parquet_with_label(tmp_path):
     x, y, classes = load_dataset(str(FIXTURES / "tiny.csv"), label="species")
-    assert x.shape == (6, 3) and list(classes) == ["x", "y", "z"] and y.tolist() == [0, 1, 0, 2, 1, 2]
+    assert x.shape == (6, 3) and list(classes) == ["x", "y", "z"]
+    assert y.tolist() == [0, 1, 0, 2, 1, 2]
     assert x[0, 2] == -1.0                         # missing value -> -1 (NeuralTS pipeline)
     pq = tmp_path / "tiny.parquet"
     pl.read_csv(FIXTURES / "tiny.csv").write_parquet(pq)
@@ -52,7 +55,8 @@ def test_errors_are_one_line(source, label, match):
 
 def test_openml_reads_the_local_cache_without_fetching(tmp_path, monkeypatch):
     (tmp_path / "openml").mkdir()
-    shutil.copy(FIXTURES / "openml-mushroom-v1.parquet", tmp_path / "openml" / "mushroom-v1.parquet")
+    shutil.copy(FIXTURES / "openml-mushroom-v1.parquet",
+                tmp_path / "openml" / "mushroom-v1.parquet")
 
     def no_network(name, version):
         raise AssertionError("must not download when the cache has the file")

@@ -91,7 +91,7 @@ def test_rom_single_pass_ends_with_a_clear_error():
 def test_variance_terms_linear_closed_form():
     env = SEAVector(num_envs=2, dim=4, sigma=0.3, regime="adversarial", switch_every=1, scale=2.0)
     env.reset(seed=5)
-    for t in range(1, 11):
+    for _t in range(1, 11):
         *_, info = env.step(torch.zeros(2, 4, dtype=F64))
     o = info["oracle"]
     torch.testing.assert_close(o["sigma2_cum"], torch.full((2,), 10 * 0.09 * 4, dtype=F64))
