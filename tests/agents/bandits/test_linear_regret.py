@@ -15,7 +15,8 @@ def _run(reward: str, per_arm: bool, horizon: int):
                     "kwargs": {"arms": 5, "dim": 8, "reward": reward, "per_arm": per_arm}},
             "agents": [{"label": "linucb", "id": "olearn/LinUCB-v0", "kwargs": {"alpha": 0.5}},
                        {"label": "lints", "id": "olearn/LinTS-v0", "kwargs": {"v": 0.1}},
-                       {"label": "egreedy", "id": "olearn/EpsilonGreedy-v0", "kwargs": {"epsilon": 0.1}},
+                       {"label": "egreedy", "id": "olearn/EpsilonGreedy-v0",
+                        "kwargs": {"epsilon": 0.1}},
                        {"label": "uniform", "id": "olearn/Uniform-v0"}]}
     return olearn.simulate(spec, quiet=True, out=f"{reward}-{per_arm}")
 

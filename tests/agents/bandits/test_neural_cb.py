@@ -51,7 +51,8 @@ def test_cp_zero_matches_plain_torch_ogd(cls):
     w1, b1, w2, b2 = (p[0].clone() for p in agent._params)
     net = torch.nn.Sequential(torch.nn.Linear(12, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
     with torch.no_grad():
-        net[0].weight.copy_(w1.T), net[0].bias.copy_(b1), net[2].weight.copy_(w2.T), net[2].bias.copy_(b2)
+        net[0].weight.copy_(w1.T), net[0].bias.copy_(b1)
+        net[2].weight.copy_(w2.T), net[2].bias.copy_(b2)
     opt = torch.optim.SGD(net.parameters(), lr=0.3)
     stream = _stream(r=1)
     for obs, a, r in stream:
@@ -107,7 +108,8 @@ def _spec(reward, agents, *, horizon, replicates, first=0, seed=0):
 
 
 def test_batched_replicate_equals_replicate_alone(tmp_path):
-    agents = [{"label": "sq", "id": "olearn/NeuSquareCB-v0", "kwargs": {"hidden": [16], "c_p": 0.1}},
+    agents = [{"label": "sq", "id": "olearn/NeuSquareCB-v0",
+               "kwargs": {"hidden": [16], "c_p": 0.1}},
               {"label": "fast", "id": "olearn/NeuFastCB-v0", "kwargs": {"hidden": [16], "S": 2}}]
     batch = olearn.simulate(_spec("cosine", agents, horizon=60, replicates=3),
                             out=tmp_path / "batch", quiet=True)
@@ -147,5 +149,6 @@ def test_deepcopy_reset_restores_initial_behaviour():
     fresh = copy.deepcopy(agent)
     agent.reset(seeds=[5], device=CPU)
     again = agent.act(torch.ones(1, 4))
-    assert torch.equal(first[0], again[0]) and torch.equal(first[1]["propensity"], again[1]["propensity"])
+    assert torch.equal(first[0], again[0])
+    assert torch.equal(first[1]["propensity"], again[1]["propensity"])
     assert fresh._t == 1

@@ -55,7 +55,8 @@ def test_width_shrinks_on_repeated_context():
     for t in range(1, 6):
         _, info = agent.act(x)
         widths.append(float(info["width"][0]))
-        agent.update(Step(t=t, obs=x, action=torch.tensor([0]), act_info=info, reward=torch.zeros(1)))
+        agent.update(Step(t=t, obs=x, action=torch.tensor([0]), act_info=info,
+                          reward=torch.zeros(1)))
     assert all(a > b for a, b in zip(widths, widths[1:], strict=False))
 
 
