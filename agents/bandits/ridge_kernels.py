@@ -192,12 +192,11 @@ def compiled(dim: int) -> Kernels:
     ``update(ap, theta, model, x, y, threads)`` adds ``(x[r], y[r])`` to model ``model[r]`` and
     returns -1; or, with a ``model[r]`` outside ``[0, M)``, changes nothing and returns that
     ``r``. ``scores(ap, theta, model, xu, y, x, c, s, mean, w2, score, best, widths, threads)``
-    first makes
-    that update, unless ``model`` is empty, then writes per replicate ``r`` and arm ``k``
-    ``mean = θᵀx``, ``w2 = |xᵀA⁻¹x|`` (if ``widths``), ``score = mean + c·s[r, k]·√w2``, and
-    ``best[r]``, the first arm of the top score. Its update is in the same pass: a replicate's
-    scores read its models right after the update wrote one (one parallel region a round,
-    not two). It trusts ``model``: check it first with ``first_bad(model, M)``, the serial
+    first makes that update, unless ``model`` is empty, then writes per replicate ``r`` and
+    arm ``k`` ``mean = θᵀx``, ``w2 = |xᵀA⁻¹x|`` (if ``widths``), ``score = mean + c·s[r, k]·√w2``,
+    and ``best[r]``, the first arm of the top score. Its update is in the same pass: a
+    replicate's scores read its models right after the update wrote one (one parallel region a
+    round, not two). It trusts ``model``: check it first with ``first_bad(model, M)``, the serial
     check that ``update`` makes (-1 or the first bad ``r``). Both run on at most ``threads``
     threads (0: the calling thread's numba thread count); the numbers never depend on it.
 
