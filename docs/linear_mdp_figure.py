@@ -9,7 +9,8 @@ Run from the repository root (CPU; about 25 minutes on the shared 2-core VM)::
 It runs ``runs/linear_mdp_{regret_vs_k,lb_eta,tabular,tabular_defaults,actions}.toml`` (into
 ``runs/out/``, reusing finished runs; the actions study overrides ``actions`` per run) and
 prints the tables quoted in linear_mdp.md. Slopes are least-squares fits of log(mean regret)
-on log(K) over the recorded episodes with ``K ≥ 500``; bands are 95% Student-t intervals over replicates.
+on log(K) over the recorded episodes with ``K ≥ 500``; bands are 95% Student-t intervals over
+replicates.
 """
 
 from __future__ import annotations
