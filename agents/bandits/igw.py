@@ -15,6 +15,8 @@ probability is at most ``1/K``, so ``p_b ≥ 1/K``.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -89,7 +91,7 @@ def gamma_schedule(t: int, scale: float, exponent: float) -> float:
 
 def check_gamma(cls_name: str, gamma_scale: float, gamma_exponent: float) -> None:
     """Validate the exploration schedule of an IGW agent with actionable errors."""
-    if not (isinstance(gamma_scale, (int, float)) and gamma_scale >= 0):
+    if not (isinstance(gamma_scale, (int, float)) and 0 <= gamma_scale < math.inf):
         msg = f"{cls_name}: gamma_scale must be a number >= 0, got {gamma_scale!r}"
         raise ValueError(msg)
     if not (isinstance(gamma_exponent, (int, float)) and 0 <= gamma_exponent <= 1):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
@@ -109,10 +110,10 @@ class NeuSquareCB(BatchedAgent):
         check_network(name, hidden, activation)
         check_gamma(name, gamma_scale, gamma_exponent)
         check_reward_range(name, reward_range)
-        if lr is not None and not (isinstance(lr, (int, float)) and lr > 0):
+        if lr is not None and not (isinstance(lr, (int, float)) and 0 < lr < math.inf):
             msg = f"{name}: lr must be None (default) or a positive number, got {lr!r}"
             raise ValueError(msg)
-        if not (isinstance(c_p, (int, float)) and c_p >= 0):
+        if not (isinstance(c_p, (int, float)) and 0 <= c_p < math.inf):
             msg = f"{name}: c_p must be a number >= 0, got {c_p!r}"
             raise ValueError(msg)
         if not (isinstance(S, int) and S >= 1):
@@ -123,7 +124,7 @@ class NeuSquareCB(BatchedAgent):
             if not (isinstance(val, int) and val >= 1):
                 msg = f"{name}: {key} must be an integer >= 1, got {val!r}"
                 raise ValueError(msg)
-        if radius is not None and not (isinstance(radius, (int, float)) and radius > 0):
+        if radius is not None and not (isinstance(radius, (int, float)) and 0 < radius < math.inf):
             msg = f"{name}: radius must be None or a positive number, got {radius!r}"
             raise ValueError(msg)
         self.hidden, self.activation, self.lr = hidden, activation, lr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
@@ -79,7 +80,7 @@ class NeuralUCB(BatchedAgent):
         self.per_arm, self.dim = context_shape(name, observation_space, self.arms)
         widths = check_network(name, hidden, activation)
         for key, val in (("reg", reg), ("nu", nu), ("lr", lr)):
-            if not (isinstance(val, (int, float)) and val > 0):
+            if not (isinstance(val, (int, float)) and 0 < val < math.inf):
                 msg = f"{name}: {key} must be a positive number, got {val!r}"
                 raise ValueError(msg)
         check_choice(f"{name}: covariance", covariance, ("diag", "full"))
