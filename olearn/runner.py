@@ -28,6 +28,7 @@ from olearn import rundir
 from olearn.device import resolve_device
 from olearn.errors import OlearnError, RunFailedError, SpecError
 from olearn.loop import LoopState, run_loop, trace_schema
+from olearn.memory import check_fits
 from olearn.registry import make_agent, make_env, plugin_failure, where
 from olearn.seeding import replicate_seeds
 from olearn.simulator import attach_simulators
@@ -189,6 +190,8 @@ def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | N
         with _sigterm_as_interrupt():
             try:
                 agents = build(spec, device)
+                check_fits(spec.env.id, spec.env.kwargs, list(agents.values()),
+                           len(spec.replicate_ids), device)
                 schema = _schema(spec, meta, agents, device)
             except (MemoryError, torch.OutOfMemoryError) as e:
                 raise _too_big(spec, e) from None

@@ -258,3 +258,12 @@ def test_running_out_of_memory_while_building_is_bad_input(spec):
     res = run("simulate", spec, "--out", "o", "-q", "--set", "agents.0.id='test/Hungry-v0'")
     one_line(res, 2, "2 replicates need more memory", "lower --replicates")
     assert not Path("o").exists()
+
+
+def test_too_many_replicates_are_refused_before_allocating(spec, monkeypatch):
+    import olearn.memory
+
+    monkeypatch.setattr(olearn.memory, "available", lambda device: 64 << 20)   # 64 MiB
+    res = run("simulate", spec, "--out", "o", "-q", "--replicates", "100000")
+    one_line(res, 2, "100000 replicates need about", "GiB", "lower --replicates to at most")
+    assert not Path("o").exists()
