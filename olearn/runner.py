@@ -182,9 +182,7 @@ def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | N
     _write_meta(out, meta)
     progress = _Progress(not quiet)
     cpu_threads = spec.threads if device.type == "cpu" else 0
-    # a cap: the ridge backend picks its kernel threads under it; the contextual env's kernels
-    # have no policy of their own yet, and below 64 replicates a second thread slows them
-    threads = _cpu_threads(cpu_threads, 1 if cpu_threads and len(spec.replicate_ids) < 64 else 0)
+    threads = _cpu_threads(cpu_threads)   # a cap: each compiled kernel picks its count under it
     started: list[str] = []               # labels of agents that have played a round
     try:
         with _sigterm_as_interrupt():

@@ -139,9 +139,10 @@ class ContextualBanditVector(BatchedEnv):
         self._mu, self._best = np.empty((n_b, n_r, k)), np.empty((n_b, n_r))
         best_arm = np.empty((n_b, n_r), np.int64)
         kernels = _kernels()
-        kernels.compiled(self.per_arm)[0](raw.transpose(0, 1).numpy(), self._theta_host,
-                                          kernels.REWARD_CODES[self.reward], self._x.numpy(),
-                                          self._mu, self._best, best_arm)
+        with kernels.thread_limit(1 if self.num_envs < kernels.SERIAL_BELOW else 0):
+            kernels.compiled(self.per_arm)[0](raw.transpose(0, 1).numpy(), self._theta_host,
+                                              kernels.REWARD_CODES[self.reward], self._x.numpy(),
+                                              self._mu, self._best, best_arm)
         self._best_arm = torch.from_numpy(best_arm)
 
     def _prepare_device(self, raw: Tensor) -> None:

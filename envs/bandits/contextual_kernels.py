@@ -22,13 +22,14 @@ and ``best_arm`` int64 (B, R).
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numba
 import numpy as np
 
-__all__ = ["REWARD_CODES", "compiled"]
+__all__ = ["REWARD_CODES", "SERIAL_BELOW", "compiled", "thread_limit"]
 
 _CACHE = __name__.startswith("olearn.")
 """Cache the compiled kernels on disk only when imported as part of olearn: numba keys its
@@ -36,6 +37,29 @@ cache by source file, and an entry written under another module name (pytest imp
 file as ``envs.…`` for its doctests) would fail to load in olearn."""
 
 REWARD_CODES = {"linear": 0, "quadratic": 1, "cosine": 2}
+
+SERIAL_BELOW = 64
+"""Below this many replicates a block is prepared on one thread: waking a second one costs
+more than it saves (benchmarks/README.md)."""
+
+
+@contextlib.contextmanager
+def thread_limit(threads: int) -> Iterator[None]:
+    """Run the block kernel on at most ``threads`` numba threads (0: no limit), under the cap the
+    runner set; numba's count and torch's (which setting numba's resets) are restored after."""
+    old = numba.get_num_threads()
+    if not threads or threads >= old:
+        yield
+        return
+    import torch
+
+    old_torch = torch.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(old)
+        torch.set_num_threads(old_torch)
 """How the kernels are told ``h``: ``u``, ``10 u²`` or ``cos(3u)``."""
 
 

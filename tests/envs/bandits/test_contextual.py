@@ -80,3 +80,23 @@ def test_a_float_or_out_of_range_action_is_refused_before_anything_is_written():
     assert env._t == 0   # no round was consumed
     env.step(torch.tensor([0, 2]))
     assert env._t == 1
+
+
+def test_the_block_kernel_limits_its_threads_and_restores_both_counts():
+    """Few replicates: one numba thread for the block; numba's and torch's counts come back."""
+    import numba
+
+    from olearn.envs.bandits import contextual_kernels as ck
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        return
+    numba.set_num_threads(2)
+    torch.set_num_threads(1)   # after numba's, which resets torch's OpenMP threads
+    seen = []
+    with ck.thread_limit(1):
+        seen.append(numba.get_num_threads())
+    assert seen == [1] and numba.get_num_threads() == 2 and torch.get_num_threads() == 1
+    env = mod.ContextualBanditVector(num_envs=3, arms=3, dim=4)
+    env.reset(seed=0)
+    env.step(torch.zeros(3, dtype=torch.long))
+    assert numba.get_num_threads() == 2 and torch.get_num_threads() == 1
