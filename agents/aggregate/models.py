@@ -18,12 +18,12 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
+from olearn.linalg import min_norm_solve, one_thread, replicate_chunks
 from olearn.seeding import draw
 
 __all__ = ["SGD", "Adam", "BatchedNet", "definite_inverse", "min_norm_solve",
@@ -107,52 +107,6 @@ class Adam:
                 p.sub_(self.lr * (m / c1) / ((v / c2).sqrt() + self.eps))
 
 
-def replicate_chunks(replicates: int, dim: int, *, budget: int = 1 << 20) -> list[slice]:
-    """Slices of replicates whose ``(d, d)`` float64 matrices fit ``budget`` bytes together.
-
-    Batched ``d×d`` work on many replicates is memory-bound once the matrices leave the cache;
-    doing a round's update-factor-solve chunk by chunk keeps each chunk's matrices in cache
-    (a loop over chunks, never over replicates one by one).
-
-    >>> replicate_chunks(256, 100)[:2], len(replicate_chunks(256, 100))
-    ([slice(0, 13, None), slice(13, 26, None)], 20)
-    """
-    size = max(1, budget // (8 * dim * dim))
-    return [slice(i, min(i + size, replicates)) for i in range(0, replicates, size)]
-
-
-def min_norm_solve(A: Tensor, b: Tensor, *, rtol: float = 1e-10) -> Tensor:  # noqa: N803
-    """``A⁺b`` for PSD ``A`` ``(R, d, d)``, ``b`` ``(R, d)``: batched Cholesky, and the
-    eigendecomposition pseudo-inverse for the replicates where ``A`` is numerically singular.
-
-    A copy of ``olearn.envs.aggregate.linalg.min_norm_solve`` (envs and agents may not import
-    each other).
-
-    >>> A = torch.tensor([[[2.0, 0.0], [0.0, 0.0]]], dtype=torch.float64)
-    >>> min_norm_solve(A, torch.tensor([[4.0, 0.0]], dtype=torch.float64)).tolist()
-    [[2.0, 0.0]]
-    """
-    L, info = torch.linalg.cholesky_ex(A)
-    scale = A.diagonal(dim1=-2, dim2=-1).amax(dim=-1).clamp_min(torch.finfo(A.dtype).tiny)
-    pivots = L.diagonal(dim1=-2, dim2=-1).amin(dim=-1)
-    ok = (info == 0) & (pivots * pivots > rtol * scale)
-    if not bool(ok.all()):
-        L = torch.where(ok[:, None, None], L, torch.eye(A.shape[-1], dtype=A.dtype,
-                                                        device=A.device))
-    # two batched triangular solves (BLAS trsm): far cheaper than cholesky_solve's
-    # per-matrix LAPACK calls
-    z = torch.linalg.solve_triangular(L, b.unsqueeze(-1), upper=False)
-    x = torch.linalg.solve_triangular(L.mT, z, upper=True).squeeze(-1)
-    if not bool(ok.all()):
-        bad = (~ok).nonzero().squeeze(-1)
-        w, V = torch.linalg.eigh(A[bad])
-        keep = w > rtol * w.amax(dim=-1, keepdim=True).clamp_min(torch.finfo(A.dtype).tiny)
-        inv = torch.where(keep, 1.0 / torch.where(keep, w, torch.ones_like(w)), 0.0)
-        coef = (V.transpose(-1, -2) @ b[bad].unsqueeze(-1)).squeeze(-1) * inv
-        x = x.index_copy(0, bad, (V @ coef.unsqueeze(-1)).squeeze(-1))
-    return x
-
-
 def definite_inverse(A: Tensor, chunks: Sequence[slice], *,  # noqa: N803
                      rtol: float = 1e-10) -> Tensor | None:
     """``A⁻¹`` ``(R, d, d)`` when every ``A`` is numerically positive definite (the pivot
@@ -172,21 +126,3 @@ def definite_inverse(A: Tensor, chunks: Sequence[slice], *,  # noqa: N803
     return out
 
 
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run the block on one torch thread, then restore the count.
-
-    Batched small factorizations parallelize over the batch with OpenMP; on a loaded machine
-    a second thread turns a 16×(5×5) Cholesky from ~10 µs into ~12 ms (the threads spin at
-    barriers). Workaround for the runner's thread cap, which the numba cap overrides (after
-    ``olearn.runner._cpu_threads(1)`` torch reports 2 threads again).
-    """
-    n = torch.get_num_threads()
-    if n == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)

@@ -11,8 +11,8 @@ from gymnasium import spaces
 from torch import Tensor
 
 from olearn.envs.aggregate.data import BUNDLED, load_table
-from olearn.envs.aggregate.linalg import min_norm_solve, one_thread, replicate_chunks
 from olearn.envs.aggregate.privacy import DP_CLIP, release
+from olearn.linalg import min_norm_solve, one_thread, replicate_chunks
 from olearn.seeding import BlockStream, draw
 from olearn.validation import check_choice, check_number
 from olearn.vector import BatchedEnv, single_view

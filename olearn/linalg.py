@@ -1,7 +1,6 @@
-"""Batched minimum-norm solves of symmetric positive semi-definite systems.
-
-A copy of this helper lives in ``olearn.agents.aggregate.models``: ``envs/`` and ``agents/``
-may not import each other.
+"""Batched linear algebra shared by environments and agents (which may not import each
+other): minimum-norm solves of positive semi-definite systems, replicate chunks sized to the
+cache, and a one-thread context for small batched factorizations.
 
 Examples
 --------
