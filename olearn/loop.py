@@ -218,7 +218,8 @@ def run_loop(env: Any, agent: Any, state: LoopState, *, horizon: int, record_at:
     keys: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # recorded oracle, act_info keys
     known: tuple[set[str], set[str]] = (set(), set())   # keys that need no column (or have one)
     with_action = False
-    check_obs = _obs_sum(obs) is not None   # observations with floating entries
+    # observations with floating entries, from an env that does not vouch for them
+    check_obs = not getattr(env, "finite_observations", False) and _obs_sum(obs) is not None
     if check_obs and state.t == 0 and state.cum_obs is None:
         state.cum_obs = _obs_sum(obs)
 

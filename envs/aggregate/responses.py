@@ -98,6 +98,8 @@ class AggregateResponsesVector(BatchedEnv):
     True
     """
 
+    finite_observations = True   # made here from finite, validated numbers
+
     @property
     def oracle_keys(self) -> dict[str, str]:  # type: ignore[override]
         """The per-replicate ``info["oracle"]`` entries (trace columns), all float64."""

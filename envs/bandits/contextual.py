@@ -79,6 +79,8 @@ class ContextualBanditVector(BatchedEnv):
     ['best_arm', 'expected_reward', 'regret']
     """
 
+    finite_observations = True   # made here from finite, validated numbers
+
     oracle_keys = {"regret": "float64", "expected_reward": "float64", "best_arm": "int64"}
 
     @classmethod

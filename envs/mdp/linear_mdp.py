@@ -107,6 +107,8 @@ class LinearMDPVector(BatchedEnv):
     True
     """
 
+    finite_observations = True   # made here from finite, validated numbers
+
     oracle_keys = {"loss": "float64", "comparator_cum_loss": "float64"}  # noqa: RUF012
 
     @classmethod

@@ -103,6 +103,8 @@ class SEAVector(BatchedEnv):
     -1.0
     """
 
+    finite_observations = True   # made here from finite, validated numbers
+
     @property
     def oracle_keys(self) -> dict[str, str]:  # type: ignore[override]
         """The per-replicate ``info["oracle"]`` entries (trace columns), all float64."""
