@@ -8,6 +8,7 @@ checkpoint and continues; the finished trace equals an uninterrupted run's.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -17,6 +18,7 @@ import shutil
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -255,25 +257,24 @@ def _too_big(spec: RunSpec, e: BaseException) -> SpecError:
                      "the replicates in parts with --first-replicate and --replicates")
 
 
-class _sigterm_as_interrupt:  # noqa: N801 - used as a context manager
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM raises KeyboardInterrupt while a run is in progress (main thread only)."""
+    import signal
+    import threading
 
-    def __enter__(self) -> None:
-        import signal
-        import threading
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
 
-        self._old: Any = None
-        if threading.current_thread() is threading.main_thread():
-            def handler(signum: int, frame: Any) -> None:
-                raise KeyboardInterrupt
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
 
-            self._old = signal.signal(signal.SIGTERM, handler)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._old is not None:
-            import signal
-
-            signal.signal(signal.SIGTERM, self._old)
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 def _cpu_threads(torch_threads: int, kernel_threads: int | None = None) -> tuple[int, int]:
