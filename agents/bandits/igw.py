@@ -110,6 +110,19 @@ def losses_from_rewards(reward: Tensor, reward_range: tuple[float, float]) -> Te
     return ((hi - reward) / (hi - lo)).clamp(0.0, 1.0)
 
 
+def losses_from_predicted_rewards(reward: Tensor, reward_range: tuple[float, float]) -> Tensor:
+    """Map predicted rewards to predicted losses ``(hi − r̂)/(hi − lo)``, not clipped.
+
+    The map is affine, so a model of the reward that is realizable stays realizable for the
+    loss; IGW needs only the gaps, which it scales by ``1/(hi − lo)``.
+
+    >>> losses_from_predicted_rewards(torch.tensor([1.0, 0.0, -1.0]), (-1.0, 1.0)).tolist()
+    [0.0, 0.5, 1.0]
+    """
+    lo, hi = float(reward_range[0]), float(reward_range[1])
+    return (hi - reward) / (hi - lo)
+
+
 def check_reward_range(cls_name: str, reward_range: tuple[float, float]) -> None:
     """``reward_range`` must be two finite numbers ``lo < hi``."""
     ok = isinstance(reward_range, (tuple, list)) and len(reward_range) == 2

@@ -14,7 +14,7 @@ from olearn.agents.bandits.igw import (
     check_reward_range,
     fastcb_probs,
     gamma_schedule,
-    losses_from_rewards,
+    losses_from_predicted_rewards,
     squarecb_probs,
 )
 from olearn.agents.bandits.linear import _LinearAgent
@@ -26,17 +26,28 @@ from olearn.types import Step
 class SquareCB(_LinearAgent):
     """SquareCB: inverse-gap weighting over the losses predicted by online ridge regression.
 
-    Rewards are mapped to losses in [0, 1] with ``reward_range``; a ridge model (one per arm for
-    a shared context, one shared model for per-arm contexts) predicts them, and the action is
-    drawn from ``p_a = 1/(K + γ_t (ŷ_a − ŷ_b))`` (Foster & Rakhlin 2020; olearn papers §5.1) with
+    A ridge model (one per arm for a shared context, one shared model for per-arm contexts)
+    regresses the *reward*; its predictions are mapped to losses ``ŷ_a = (hi − r̂_a)/(hi − lo)``
+    with ``reward_range = (lo, hi)``, and the action is drawn from
+    ``p_a = 1/(K + γ_t (ŷ_a − ŷ_b))`` (Foster & Rakhlin 2020; olearn papers §5.1) with
     ``γ_t = gamma_scale · t^gamma_exponent``.
+
+    Why the oracle regresses the reward and not the loss: the IGW guarantees need a
+    *realizable* oracle, one whose function class contains the true mean. On a linear bandit
+    the mean reward ``θ_aᵀx`` is linear, but the mean loss ``(hi − θ_aᵀx)/(hi − lo)`` is affine:
+    the map adds a constant, which a ridge model without an intercept cannot represent (its
+    regret was then linear in T). Regressing the reward keeps the oracle's class exactly the
+    realizable one, with no extra feature and no penalized intercept, and the affine map is
+    applied to the predictions, where it is exact (it scales every gap by ``1/(hi − lo)``).
+    Targets are not clipped either (clipping a realizable target makes it non-realizable).
 
     Parameters
     ----------
     gamma_scale, gamma_exponent
         Exploration schedule (VW's default ``10 · t^0.5``).
     reward_range
-        ``(lo, hi)``: losses are ``(hi − r)/(hi − lo)`` clipped to [0, 1].
+        ``(lo, hi)``: predicted losses are ``(hi − r̂)/(hi − lo)`` (FastCB clips them to
+        [0, 1]; SquareCB uses only their gaps).
     reg, model
         As for :class:`olearn.agents.bandits.linear.LinUCB`.
 
@@ -79,7 +90,8 @@ class SquareCB(_LinearAgent):
         self._t = 0
 
     def _predict(self, x: Tensor) -> Tensor:
-        return self._ridge.mean(x)
+        """Predicted losses ``(hi − r̂)/(hi − lo)`` from the ridge model of the reward."""
+        return losses_from_predicted_rewards(self._ridge.mean(x), self.reward_range)
 
     def act(self, obs: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         self._t += 1
@@ -91,7 +103,8 @@ class SquareCB(_LinearAgent):
         return action, {"propensity": p.to(torch.float32), "gamma": g}
 
     def _target(self, step: Step) -> Tensor:
-        return losses_from_rewards(step.reward.to(self.device, torch.float64), self.reward_range)
+        """The ridge target is the reward itself (see the class docstring)."""
+        return step.reward.to(self.device, torch.float64)
 
 
 class FastCB(SquareCB):
@@ -99,7 +112,8 @@ class FastCB(SquareCB):
     predictions.
 
     Foster & Krishnamurthy (2021), olearn papers §5.2. The paper's oracle minimizes the log (KL)
-    loss; this linear baseline uses the ridge (square-loss) predictions clipped to [0, 1], which
+    loss; this linear baseline uses the ridge (square-loss) reward predictions, mapped to losses
+    as in :class:`SquareCB` and clipped to [0, 1], which
     keeps the rule's first-order behaviour (exploration vanishes where the best predicted loss
     is near 0). Parameters and info as for :class:`SquareCB`.
 
