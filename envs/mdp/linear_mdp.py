@@ -53,9 +53,15 @@ class LinearMDPVector(BatchedEnv):
       coordinate ``i_h`` per layer, so only the actions with large ``φ_{i_h}`` are good and
       uniform play has linear regret.
 
-    The instance (``φ``, ``μ``, the loss sequence) depends on ``instance_seed`` only: every
-    replicate of a run faces the same MDP and losses, so replicates measure the learner's
-    randomness (the trajectories are drawn from each replicate's own seed).
+    ``instance="shared"`` (the default, as issue 14 asks): the instance (``φ``, ``μ``, the loss
+    sequence) depends on ``instance_seed`` only, every replicate of a run faces the same MDP
+    and losses, so replicates measure the learner's randomness (the trajectories are drawn
+    from each replicate's own seed). ``instance="per_replicate"``: each replicate draws its own
+    instance (``φ``, ``μ`` hence ``P``, ``θ`` and the adversary's loss sequence) at ``reset``
+    from its own seed (and ``instance_seed``), so replicates also average over instances;
+    replicate ``r`` alone equals replicate ``r`` of a batch. Its tensors carry a leading
+    replicate dimension (``P`` ``(R, H − 1, S, A, S)``, ``φ`` ``(R, H, S, A, d)``, loss tables
+    ``(R, H, S, A)``), and the DP oracle and the simulator run per replicate on the device.
 
     Regret: ``Σ_k V^{π_k}_k(s_1) − min_π Σ_k V^π_k(s_1)``. ``oracle["loss"]`` is the played
     policy's exact value ``V^{π_k}_k(s_1)`` (backward DP) and
@@ -71,7 +77,8 @@ class LinearMDPVector(BatchedEnv):
     Observation Space
     -----------------
     ``Box(0, 1, (H, states, actions, d))``: the features ``φ``, the same values every round
-    (a fresh tensor); never ``P``, ``μ`` or the losses.
+    (a fresh tensor; with ``instance="per_replicate"`` each replicate's own); never ``P``,
+    ``μ`` or the losses.
 
     Rewards
     -------
@@ -82,18 +89,22 @@ class LinearMDPVector(BatchedEnv):
     ``feedback``: ``states``, ``actions`` (R, H) int64 and ``losses`` (R, H), the trajectory
     and the losses along it (bandit feedback). ``oracle``: ``loss``, ``comparator_cum_loss``.
     ``simulator()`` returns a :class:`~olearn.envs.mdp.dynamics.LinearMDPSimulator` of the
-    true dynamics (see :mod:`olearn.simulator`).
+    true dynamics (see :mod:`olearn.simulator`); with ``instance="per_replicate"`` it reads
+    this env's current per-replicate dynamics at every call, so it must be taken from the
+    env that is reset and stepped (rollouts before that env's ``reset`` are refused).
 
     Arguments
     ---------
-    H, states, actions, d, features, adversary, switch_every, walk_step, start, instance_seed
+    H, states, actions, d, features, adversary, switch_every, walk_step, start, instance,
+    instance_seed
         As above; ``d`` defaults to 4 (simplex) or ``states · actions`` (tabular).
         ``num_envs`` is the number of replicates; ``device``/``dtype`` where observations
         live (the dynamics and the oracle are float64).
 
     Version History
     ---------------
-    v0: initial version.
+    v0: initial version. The ``instance`` argument was added without a version bump: its
+    default (``"shared"``) keeps every seeded sequence of v0 bit for bit.
 
     Examples
     --------
@@ -105,6 +116,10 @@ class LinearMDPVector(BatchedEnv):
     (torch.Size([2, 2, 3, 2, 4]), torch.Size([2, 2]), ['comparator_cum_loss', 'loss'])
     >>> bool((info["oracle"]["loss"] >= info["oracle"]["comparator_cum_loss"]).all())
     True
+    >>> own = LinearMDPVector(num_envs=2, H=2, states=3, actions=2, instance="per_replicate")
+    >>> obs, _ = own.reset(seed=0)
+    >>> own.P.shape, bool((obs[0] != obs[1]).any())
+    (torch.Size([2, 1, 3, 2, 3]), True)
     """
 
     finite_observations = True   # made here from finite, validated numbers
@@ -121,6 +136,11 @@ class LinearMDPVector(BatchedEnv):
             {"H": 3, "states": 2, "actions": 2, "features": "tabular", "adversary": "anti_uniform"},
             {"H": 1, "states": 1, "actions": 3, "switch_every": 2},
             {"H": 1, "states": 4, "actions": 3, "start": "random"},
+            {"H": 2, "states": 3, "actions": 2, "instance": "per_replicate"},
+            {"H": 2, "states": 2, "actions": 2, "adversary": "random_walk",
+             "instance": "per_replicate", "start": "random"},
+            {"H": 2, "states": 2, "actions": 2, "adversary": "stochastic", "features": "tabular",
+             "instance": "per_replicate"},
         ]
 
     def __init__(self, num_envs: int = 1, *, H: int = 3, states: int = 5, actions: int = 4,  # noqa: N803
@@ -128,7 +148,8 @@ class LinearMDPVector(BatchedEnv):
                  adversary: Literal["switching", "random_walk", "stochastic",
                                     "anti_uniform"] = "switching",
                  switch_every: int = 500, walk_step: float = 0.05,
-                 start: Literal["fixed", "random"] = "fixed", instance_seed: int = 0,
+                 start: Literal["fixed", "random"] = "fixed",
+                 instance: Literal["shared", "per_replicate"] = "shared", instance_seed: int = 0,
                  device: str | torch.device = "cpu",
                  dtype: str | torch.dtype = "float32") -> None:
         super().__init__(num_envs, device=device, dtype=dtype)
@@ -138,6 +159,7 @@ class LinearMDPVector(BatchedEnv):
         check_choice("features", features, ("simplex", "tabular"))
         check_choice("adversary", adversary, ADVERSARIES)
         check_choice("start", start, ("fixed", "random"))
+        check_choice("instance", instance, ("shared", "per_replicate"))
         if d is None:
             d = states * actions if features == "tabular" else 4
         _positive_int("d", d)
@@ -154,16 +176,18 @@ class LinearMDPVector(BatchedEnv):
         self.H, self.states, self.actions, self.d = int(H), int(states), int(actions), int(d)
         self.features, self.adversary = features, adversary
         self.switch_every, self.walk_step = int(switch_every), float(walk_step)
-        self.start, self.instance_seed = start, int(instance_seed)
-        self._build_instance()
+        self.start, self.instance, self.instance_seed = start, instance, int(instance_seed)
+        self.per_replicate = instance == "per_replicate"
+        if not self.per_replicate:
+            self._build_instance()
         self.single_observation_space = spaces.Box(0.0, 1.0, (self.H, self.states, self.actions,
                                                               self.d), dtype=np.float32)
         self.single_action_space = PolicySpace(self.H, self.states, self.actions)
         self._finish_spaces()
 
     # --------------------------------------------------------------- instance
-    def _build_instance(self) -> None:
-        rng = np.random.default_rng(derive(self.instance_seed, "linear_mdp"))
+    def _draw(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """One instance: ``φ``, ``P`` and the adversary's fixed vectors (numpy, float64)."""
         h, s, a, d = self.H, self.states, self.actions, self.d
         if self.features == "tabular":
             phi = np.eye(d).reshape(s, a, d)[None].repeat(h, 0)
@@ -172,26 +196,63 @@ class LinearMDPVector(BatchedEnv):
             phi = rng.dirichlet(np.ones(d), size=(h, s, a))
             mu = rng.dirichlet(np.ones(s), size=(max(h - 1, 0), d))     # (H-1, d, S)
         P = np.einsum("hsai,hit->hsat", phi[:-1], mu)  # noqa: N806
-        self.phi = torch.as_tensor(phi, dtype=torch.float64, device=self.device)
-        self.P = torch.as_tensor(P / P.sum(-1, keepdims=True), dtype=torch.float64,
-                                 device=self.device)
-        self._theta_pair = rng.uniform(size=(2, h, d))
-        self._theta_mean = rng.uniform(size=(h, d))
-        self._target = rng.integers(d, size=h)
+        anti = np.ones((h, d))
+        out = {"phi": phi, "P": P / P.sum(-1, keepdims=True),
+               "theta_pair": rng.uniform(size=(2, h, d)), "theta_mean": rng.uniform(size=(h, d))}
+        target = rng.integers(d, size=h)
+        anti[np.arange(h), target] = 0.0
+        out["target"], out["anti"] = target, anti
+        return out
+
+    def _build_instance(self, seeds: list[int] | None = None) -> None:
+        """The shared instance (from ``instance_seed``), or one per replicate seed."""
+        if seeds is None:
+            inst = self._draw(np.random.default_rng(derive(self.instance_seed, "linear_mdp")))
+            self._instance_seeds: list[int] | None = None
+        else:
+            self._instance_seeds = [derive(sd, "linear_mdp_instance", str(self.instance_seed))
+                                    for sd in seeds]
+            draws = [self._draw(np.random.default_rng(i)) for i in self._instance_seeds]
+            inst = {k: np.stack([x[k] for x in draws]) for k in draws[0]}
+        def f64(x: np.ndarray) -> Tensor:
+            return torch.as_tensor(x, dtype=torch.float64, device=self.device)
+        self.phi, self.P = f64(inst["phi"]), f64(inst["P"])
+        self._theta_pair, self._theta_mean = inst["theta_pair"], inst["theta_mean"]
+        self._target, self._anti = inst["target"], inst["anti"]
         self._obs_single = self.phi.to(self.dtype)
         self._P_cdf = self.P.cumsum(-1)
-        anti = np.ones((h, d))
-        anti[np.arange(h), self._target] = 0.0
-        self._anti = anti
-        first = self._theta_pair[0] if self.adversary == "switching" else anti
-        self._tables = [self.loss_table(first), self.loss_table(self._theta_pair[1])]
+        if seeds is None:
+            pair = self._theta_pair
+            first = pair[0] if self.adversary == "switching" else self._anti
+            self._tables = [self.loss_table(first), self.loss_table(pair[1])]
+        else:   # replicate axis first: (R, 2, H, d) -> two (R, H, d)
+            pair = f64(self._theta_pair)
+            first = pair[:, 0] if self.adversary == "switching" else f64(self._anti)
+            self._tables = [self.loss_table(first), self.loss_table(pair[:, 1])]
+
+    def _current_P(self) -> Tensor:  # noqa: N802
+        if not hasattr(self, "P"):
+            msg = ("the simulator of a LinearMDP with instance='per_replicate' reads the "
+                   "per-replicate dynamics drawn at reset: take it from the env that is reset "
+                   "and stepped, after its reset (this env was never reset; olearn.simulate "
+                   "attaches simulators from a separate env, so use instance='shared' with "
+                   "simulator agents there)")
+            raise RuntimeError(msg)
+        return self.P
 
     def simulator(self) -> LinearMDPSimulator:
         """The true dynamics as a simulator (trajectories of any policy, never losses)."""
+        if self.per_replicate:
+            return LinearMDPSimulator(self._current_P, self.start, self.H)
         return LinearMDPSimulator(self.P, self.start, self.H)
 
-    def theta(self, k: int) -> np.ndarray:
-        """``θ_{k,h}`` (H, d) of episode ``k`` (1-based); call in order (walks are stateful)."""
+    def theta(self, k: int) -> Any:
+        """``θ_{k,h}`` of episode ``k`` (1-based); call in order (walks are stateful).
+
+        ``(H, d)`` numpy for a shared instance, ``(R, H, d)`` float64 tensor per replicate.
+        """
+        if self.per_replicate:
+            return self._theta_batched(k)
         if self.adversary == "switching":
             return self._theta_pair[((k - 1) // self.switch_every) % 2]
         if self.adversary == "anti_uniform":
@@ -204,24 +265,53 @@ class LinearMDPVector(BatchedEnv):
         self._walk = np.clip(self._walk, 0.0, 1.0)
         return self._walk
 
-    def loss_table(self, theta: np.ndarray) -> Tensor:
-        """``ℓ(s, a) = ⟨φ(s, a), θ_h⟩`` as an (H, S, A) float64 table."""
+    def _theta_batched(self, k: int) -> Tensor:
+        def f64(x: np.ndarray) -> Tensor:
+            return torch.as_tensor(x, dtype=torch.float64, device=self.device)
+        if self.adversary == "switching":
+            return f64(self._theta_pair[:, ((k - 1) // self.switch_every) % 2])
+        if self.adversary == "anti_uniform":
+            return f64(self._anti)
+        draw = self._loss_stream(k - 1)                                  # (R, H, d)
+        if self.adversary == "stochastic":
+            return (draw < f64(self._theta_mean)).to(torch.float64)
+        walk = (self._walk_t + self.walk_step * draw).abs()
+        self._walk_t = (1.0 - (1.0 - walk).abs()).clamp(0.0, 1.0)      # reflect at 0 and 1
+        return self._walk_t
+
+    def loss_table(self, theta: Any) -> Tensor:
+        """``ℓ(s, a) = ⟨φ(s, a), θ_h⟩``: (H, S, A) float64, or (R, H, S, A) per replicate."""
         th = torch.as_tensor(theta, dtype=torch.float64, device=self.device)
+        if self.phi.dim() == 5:
+            return torch.einsum("rhsai,rhi->rhsa", self.phi, th).clamp(0.0, 1.0)
         return torch.einsum("hsai,hi->hsa", self.phi, th).clamp(0.0, 1.0)
 
     # ------------------------------------------------------------------ reset
     def _reset(self, seeds: list[int], options: dict[str, Any]) -> tuple[Tensor, dict]:
         self._k = 0
-        self._loss_rng = np.random.default_rng(derive(self.instance_seed, "losses"))
-        self._walk = self._theta_mean.copy()
-        self._cum_table = torch.zeros(self.H, self.states, self.actions, dtype=torch.float64,
-                                      device=self.device)
+        if self.per_replicate:
+            self._build_instance(seeds)
+            kind = "uniform" if self.adversary == "stochastic" else "normal"
+            assert self._instance_seeds is not None
+            self._loss_stream = BlockStream(self._instance_seeds, "losses", (self.H, self.d),
+                                            kind=kind, device=self.device,
+                                            precision="float64")
+            self._walk_t = torch.as_tensor(self._theta_mean, dtype=torch.float64,
+                                           device=self.device)
+            cum_shape: tuple[int, ...] = (self.num_envs, self.H, self.states, self.actions)
+        else:
+            self._loss_rng = np.random.default_rng(derive(self.instance_seed, "losses"))
+            self._walk = self._theta_mean.copy()
+            cum_shape = (self.H, self.states, self.actions)
+        self._cum_table = torch.zeros(cum_shape, dtype=torch.float64, device=self.device)
         self._noise = BlockStream(seeds, "trajectory", (self.H, 2), kind="uniform",
                                   device=self.device)
         return self._features(), {}
 
     def _features(self) -> Tensor:
         # a fresh tensor every round: users (and gymnasium's checker) may keep observations
+        if self.per_replicate:
+            return self._obs_single.clone()
         return self._obs_single.expand(self.num_envs, *self._obs_single.shape).clone()
 
     # ------------------------------------------------------------------- step
@@ -255,10 +345,15 @@ class LinearMDPVector(BatchedEnv):
         states, actions = sample_trajectories(self.P, pi, noise, self.start, self._P_cdf)
         states, actions = states[:, 0], actions[:, 0]
         layers = torch.arange(self.H, device=self.device)
-        losses = table[layers, states, actions]                             # (R, H)
-        best = best_value(self.P, self._cum_table, self.start)
+        if self.per_replicate:
+            reps = torch.arange(self.num_envs, device=self.device).unsqueeze(-1)
+            losses = table[reps, layers, states, actions]                   # (R, H)
+            best = best_value(self.P, self._cum_table, self.start)          # (R,)
+        else:
+            losses = table[layers, states, actions]                         # (R, H)
+            best = best_value(self.P, self._cum_table, self.start).repeat(self.num_envs)
         oracle = {"loss": policy_value(self.P, table, pi, self.start),
-                  "comparator_cum_loss": best.repeat(self.num_envs)}
+                  "comparator_cum_loss": best}
         info = {"feedback": {"states": states, "actions": actions, "losses": losses.to(self.dtype)},
                 "oracle": oracle}
         false = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
