@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from olearn.runner import RunResult as RunResult
     from olearn.runner import simulate as simulate
     from olearn.spec import RunSpec as RunSpec
-    from olearn.trace import load as load
+    from olearn.results import load as load
     from olearn.vector import BatchedEnv as BatchedEnv
 
 _LAZY = {
@@ -36,7 +36,7 @@ _LAZY = {
     "BatchedEnv": "olearn.vector",
     "RunResult": "olearn.runner",
     "RunSpec": "olearn.spec",
-    "load": "olearn.trace",
+    "load": "olearn.results",
     "make_agent": "olearn.registry",
     "make_env": "olearn.registry",
     "register_agent": "olearn.registry",

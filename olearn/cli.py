@@ -151,12 +151,14 @@ def _print_summary(out: Path) -> None:
                   caption=(f"* not at T = {horizon:,}: the run is incomplete, so these rows are "
                            "at earlier rounds than the others" if short else None),
                   caption_justify="left")
-    for col in ("agent", "T", "regret (mean ± 95% CI)", "replicates", "rounds/s"):
+    for col in ("agent", "T", "regret (mean ± 95% t-CI)", "replicates", "rounds/s"):
         table.add_column(col, justify="left" if col == "agent" else "right")
     for row in df.iter_rows(named=True):
         rate = f"{row['rounds_per_s']:,.0f}" if row["rounds_per_s"] is not None else "-"
         t = f"{row['t']:,}*" if row["t"] in short else str(row["t"])
-        table.add_row(row["agent"], t, f"{row['mean']:.2f} ± {row['ci95']:.2f}",
+        ci = row["ci95"]   # null (one replicate) or NaN: no interval to print
+        half = "n/a" if ci is None or ci != ci else f"{ci:.2f}"
+        table.add_row(row["agent"], t, f"{row['mean']:.2f} ± {half}",
                       str(row["replicates"]), rate)
     Console(width=100).print(table)
 
@@ -164,14 +166,32 @@ def _print_summary(out: Path) -> None:
 @main.command()
 @click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
-              help="PNG/SVG/PDF [first run's regret.png].")
+              help="PNG/SVG/PDF [first run's regret.png; a sweep's sweep.png].")
 @click.option("--log-x", is_flag=True, help="Logarithmic round axis.")
 @click.option("--log-y", is_flag=True, help="Logarithmic regret axis.")
 @click.option("--column", default="regret", show_default=True, help="Trace column to plot.")
+@click.option("--x", "x", metavar="KEY", help="Sweep: final regret against this grid key.")
+@click.option("--at", type=int, help="Sweep: the round to read instead of the last.")
 @friendly
-def plot(runs: tuple[str, ...], output: str | None, log_x: bool, log_y: bool, column: str) -> None:
-    """Plot mean regret per agent with a 95% band; several RUNS overlay."""
+def plot(runs: tuple[str, ...], output: str | None, log_x: bool, log_y: bool, column: str,
+         x: str | None, at: int | None) -> None:
+    """Plot mean regret per agent with a 95% band; several RUNS overlay.
+
+    For a sweep directory, --x KEY plots the final regret against a grid parameter.
+    """
     from olearn.plot import plot_runs
+    from olearn.sweep.sweepdir import is_sweep
+
+    if any(is_sweep(r) for r in runs):
+        if len(runs) != 1 or x is None:
+            raise UsageError("plot a sweep on its own with --x KEY (a grid key), e.g. "
+                             f"olearn plot {runs[0]} --x seed")
+        from olearn.sweep import commands
+
+        click.echo(f"plot: {commands.plot(runs[0], x, output, at=at, column=column, log_y=log_y)}")
+        return
+    if x is not None or at is not None:
+        raise UsageError("--x and --at are for sweep directories (made by olearn sweep)")
 
     path = plot_runs(list(runs), output or Path(runs[0]) / "regret.png", log_x=log_x,
                      log_y=log_y, column=column)
@@ -179,11 +199,47 @@ def plot(runs: tuple[str, ...], output: str | None, log_x: bool, log_y: bool, co
 
 
 @main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Sweep directory [runs/out/sweep-<name>-<digest>].")
+@click.option("--backend", type=click.Choice(["local", "ray"]), default="local",
+              show_default=True, help="A local process pool, or Ray.")
+@click.option("--address", help="Ray: an existing cluster (e.g. auto or HOST:6379).")
+@click.option("--workers", type=int, help="Local: processes [one per core].")
+@click.option("--resume", is_flag=True, help="Run only the unfinished and failed tasks.")
+@click.option("--force", is_flag=True, help="Overwrite an existing sweep directory.")
+@click.option("--dry-run", is_flag=True, help="List the tasks and stop.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress, no summary.")
+@click.option("--grid", "grids", multiple=True, metavar="KEY=V1,V2",
+              help="Add or replace a grid key.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override a field of the base spec.")
+@friendly
+def sweep(spec: str, out: str | None, backend: str, address: str | None, workers: int | None,
+          resume: bool, force: bool, dry_run: bool, quiet: bool, grids: tuple[str, ...],
+          sets: tuple[str, ...]) -> None:
+    """Run the grid of SPEC (a run spec with a [sweep] table): one run directory per task."""
+    from olearn.sweep import commands
+
+    commands.sweep(spec, out=out, backend=backend, address=address, workers=workers,
+                   resume=resume, force=force, dry_run=dry_run, quiet=quiet, sets=sets,
+                   grids=grids)
+
+
+@main.command()
 @click.argument("run", type=click.Path(exists=True, file_okay=False))
 @friendly
 def show(run: str) -> None:
-    """Summary table of a run: final regret per agent, rounds/s, status."""
+    """Summary table of a run (final regret per agent, rounds/s, status) or of a sweep (task
+    status, best configuration per agent)."""
     from olearn import rundir
+    from olearn.sweep.sweepdir import is_sweep
+
+    if is_sweep(run):
+        from olearn.sweep import commands
+
+        commands.show(run)
+        return
 
     meta = rundir.read_meta(run)
     if meta is not None:

@@ -1,0 +1,192 @@
+"""Where sweep tasks run: a local process pool, or Ray.
+
+Both take the same payloads (a task's run spec, its run directory, its log, its thread count)
+and call :func:`olearn.sweep.task.run_task` where the work is; both report each task's small
+result dict through ``on_done`` as soon as it finishes, so a driver killed mid-sweep loses
+nothing finished. A worker that dies (a crash, ``os._exit``, the OOM killer) fails only the
+task it was running, with the exit code in the error line; the others go on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from olearn.errors import UsageError
+
+__all__ = ["run_local", "run_ray"]
+
+Payload = dict[str, Any]
+OnDone = Callable[[Payload, dict[str, Any]], None]
+
+
+def failure(payload: Payload, error: str) -> dict[str, Any]:
+    return {"task": os.path.basename(payload["out"]), "status": "failed", "error": error,
+            "seconds": None, "summary": None}
+
+
+# ---------------------------------------------------------------------------- local pool
+@dataclass
+class _Worker:
+    process: Any
+    conn: Any
+    payload: Payload | None = None
+
+
+def run_local(payloads: list[Payload], *, workers: int, threads: int,
+              on_start: Callable[[Payload], None], on_done: OnDone) -> None:
+    """Run ``payloads`` (in order) on ``workers`` long-lived processes of ``threads`` each.
+
+    Workers are started with ``spawn`` (a clean interpreter: no forked torch or OpenMP state)
+    and ask the kernel to SIGTERM them when the driver dies, so a killed driver leaves each
+    running task ``interrupted`` with its checkpoint, ready for ``--resume``.
+    """
+    import multiprocessing as mp
+    from multiprocessing.connection import wait
+
+    ctx = mp.get_context("spawn")
+    queue = deque(payloads)
+    pool: list[_Worker] = []
+
+    def start() -> _Worker:
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_worker_main, args=(child, threads, os.getpid()), daemon=True,
+                           name="olearn-sweep-worker")
+        proc.start()
+        child.close()
+        return _Worker(proc, parent)
+
+    def assign(w: _Worker) -> None:
+        w.payload = queue.popleft()
+        on_start(w.payload)
+        w.conn.send(w.payload)
+
+    try:
+        for _ in range(min(workers, len(queue))):
+            pool.append(start())
+            assign(pool[-1])
+        while any(w.payload is not None for w in pool):
+            busy = [w for w in pool if w.payload is not None]
+            ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
+            for w in busy:
+                if w.conn not in ready and w.process.sentinel not in ready:
+                    continue
+                payload = w.payload
+                assert payload is not None
+                try:
+                    result = w.conn.recv()
+                except (EOFError, OSError):
+                    w.process.join(5)
+                    code = w.process.exitcode
+                    result = failure(payload, f"worker process died (exit code {code}) while "
+                                              "running this task; see its log")
+                    pool.remove(w)
+                    w = start()
+                    pool.append(w)
+                w.payload = None
+                on_done(payload, result)
+                if queue:
+                    assign(w)
+    finally:
+        for w in pool:
+            if w.process.is_alive() and w.payload is None:
+                try:
+                    w.conn.send(None)
+                except OSError:
+                    pass
+        for w in pool:
+            w.process.join(2 if w.payload is None else 30)
+            if w.process.is_alive():
+                w.process.terminate()
+                w.process.join(5)
+
+
+def _worker_main(conn: Any, threads: int, parent: int) -> None:
+    """A pool worker: run payloads from ``conn`` until ``None``; die with the driver."""
+    _die_with_parent(parent)
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    from olearn.sweep.task import run_task
+
+    while True:
+        try:
+            payload = conn.recv()
+        except (EOFError, KeyboardInterrupt):
+            return
+        if payload is None:
+            return
+        try:
+            result = run_task(payload)
+        except KeyboardInterrupt:
+            return
+        conn.send(result)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: have the kernel send SIGTERM when the driver dies (runs then stop as
+    ``interrupted``, checkpoint kept); elsewhere workers notice at their next message."""
+    import signal
+
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM))   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:   # the driver died before prctl took effect
+        os._exit(0)
+
+
+# ---------------------------------------------------------------------------- Ray
+def run_ray(payloads: list[Payload], *, address: str | None, workers: int, threads: int,
+            on_start: Callable[[Payload], None], on_done: OnDone) -> None:
+    """Run ``payloads`` as Ray tasks of ``threads`` CPUs each (and one GPU for a cuda spec).
+
+    With ``address`` the tasks go to that cluster; without, to the Ray already initialised in
+    this process, else to a local Ray started here with ``workers × threads`` CPUs and shut
+    down at the end. Workers write their results to the sweep directory, which must be a path
+    every node sees (a shared filesystem); only the small result dict comes back.
+    """
+    try:
+        import ray
+        from ray.exceptions import RayError
+    except ImportError:
+        raise UsageError("the ray backend needs Ray: pip install \"olearn[distributed]\"") \
+            from None
+    from olearn.sweep.task import run_task
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        try:
+            ray.init(address=address, num_cpus=None if address else workers * threads,
+                     include_dashboard=False, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            where = f"at {address}" if address else "locally"
+            raise UsageError(f"cannot start or reach Ray {where}: {e}".splitlines()[0]) from None
+    remote = ray.remote(max_retries=0)(run_task)
+    refs: dict[Any, Payload] = {}
+    try:
+        for payload in payloads:
+            gpu = 1 if str(payload["spec"].get("device", "auto")).startswith("cuda") else 0
+            ref = remote.options(num_cpus=threads, num_gpus=gpu).remote(payload)
+            refs[ref] = payload
+            on_start(payload)
+        while refs:
+            done, _ = ray.wait(list(refs), num_returns=1)
+            for ref in done:
+                payload = refs.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except RayError as e:
+                    line = next((s for s in str(e).splitlines() if s.strip()), type(e).__name__)
+                    result = failure(payload, f"{type(e).__name__}: {line}")
+                on_done(payload, result)
+    finally:
+        for ref in refs:
+            ray.cancel(ref, force=True)
+        if started_here:
+            ray.shutdown()

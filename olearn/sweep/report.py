@@ -1,0 +1,200 @@
+"""Reading a sweep: one LazyFrame of every task, the status and best-configuration tables, and
+final regret against a grid parameter."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from olearn.errors import OlearnError, UsageError
+from olearn.metrics import mean_ci
+from olearn.sweep import sweepdir
+from olearn.trace import IncompleteRunWarning
+from olearn.trace import load as load_run
+
+__all__ = ["best", "final_by_config", "load_sweep", "plot_sweep", "statuses"]
+
+
+def _definition(out: str | Path) -> tuple[list[str], list[dict[str, Any]]]:
+    d = sweepdir.read_definition(out)
+    return [k for k, _ in d["grid"]], d["tasks"]
+
+
+def load_sweep(out: str | Path) -> pl.LazyFrame:
+    """Every task's trace as one LazyFrame, with ``task`` and a column per grid key.
+
+    Tasks not run yet are absent; tasks not complete load what they wrote, with one
+    :class:`~olearn.trace.IncompleteRunWarning` naming them.
+    """
+    keys, tasks = _definition(out)
+    frames, incomplete = [], []
+    for t in tasks:
+        d = Path(out) / t["task"]
+        if not any((d / "trace").glob("agent=*/part-*.parquet")):
+            continue
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", IncompleteRunWarning)
+            frame = load_run(d)
+        if caught:
+            incomplete.append(t["task"])
+        lits = [pl.lit(_scalar(t["values"][k])).alias(k) for k in keys]
+        frames.append(frame.with_columns(pl.lit(t["task"]).alias("task"), *lits))
+    if not frames:
+        raise OlearnError(f"sweep {out} has no task with a trace yet; run it with "
+                          f"olearn sweep SPEC --out {out} --resume")
+    if incomplete:
+        warnings.warn(f"sweep {out}: {len(incomplete)} task(s) not complete "
+                      f"({', '.join(incomplete[:5])}); see olearn show {out}",
+                      IncompleteRunWarning, stacklevel=2)
+    lf = pl.concat(frames, how="diagonal_relaxed")
+    return lf.select("task", *keys, pl.exclude("task", *keys))
+
+
+def _scalar(v: Any) -> Any:
+    return v if isinstance(v, (int, float, str, bool)) else json.dumps(v)
+
+
+def statuses(out: str | Path) -> pl.DataFrame:
+    """The index with each task's live status (read from its run directory)."""
+    path = Path(out) / sweepdir.INDEX
+    if not path.is_file():
+        raise OlearnError(f"{out} has no {sweepdir.INDEX}; is it a sweep directory?")
+    index = pl.read_parquet(path)
+    live = []
+    for row in index.iter_rows(named=True):
+        st = sweepdir.task_status(Path(out) / row["task"])
+        if row["status"] == "failed" and st not in ("complete", "running"):
+            st = "failed"   # the driver saw it fail (e.g. its worker died): keep its error line
+        live.append(st)
+    return index.with_columns(pl.Series("status", live, dtype=pl.String))
+
+
+def final_by_config(out: str | Path, *, at: int | None = None, pool: tuple[str, ...] = ("seed",),
+                    fix: tuple[str, ...] = (), column: str = "regret",
+                    ) -> tuple[pl.DataFrame, list[str]]:
+    """Mean and 95% interval of ``column`` at round ``at`` (default: each task's last recorded
+    round) per agent and configuration, pooling replicates over the ``pool`` keys (seeds).
+
+    Keys in ``fix`` are held at their first grid value (keys that cannot change the agent:
+    pooling them would count the same replicates twice). Returns the table and the grid keys
+    that define a configuration.
+    """
+    keys, _ = _definition(out)
+    lf = load_sweep(out)
+    first = dict(sweepdir.read_definition(out)["grid"])
+    for k in fix:
+        lf = lf.filter(pl.col(k) == _scalar(first[k][0]))
+    if column not in lf.collect_schema().names():
+        raise UsageError(f"the sweep's traces have no column {column!r}")
+    if at is None:
+        rows = lf.filter(pl.col("t") == pl.col("t").max().over("task", "agent", "replicate"))
+    else:
+        rows = lf.filter(pl.col("t") == at)
+        if rows.select(pl.len()).collect().item() == 0:
+            ts = lf.select(pl.col("t").unique().sort()).collect()["t"]
+            near = ts.filter(ts <= at).tail(1).to_list() + ts.filter(ts > at).head(1).to_list()
+            raise UsageError(f"--at {at} is not a recorded round of the sweep; nearest recorded: "
+                             f"{', '.join(map(str, near))} (record it with record.every or "
+                             "record.log)")
+    config = [k for k in keys if k not in pool and k not in fix]
+    table = (rows.group_by("agent", *config).agg(pl.col("t").max(), *mean_ci(column))
+             .sort("agent", *config).collect())
+    return table, config
+
+
+def relevant(key: str, agent: str, labels: list[str]) -> bool:
+    """Whether grid key ``key`` can change agent ``agent``'s results: every key does except
+    another agent's (``agents.<label or index>.…``).
+
+    >>> relevant("agents.ucb.kwargs.alpha", "ts", ["ucb", "ts"]), relevant("seed", "ts", [])
+    (False, True)
+    """
+    parts = key.split(".")
+    if parts[0] != "agents" or len(parts) < 2:
+        return True
+    who = labels[int(parts[1])] if parts[1].isdigit() and int(parts[1]) < len(labels) else parts[1]
+    return who == agent
+
+
+def best(out: str | Path) -> pl.DataFrame:
+    """Per agent, the configuration with the lowest mean final regret (seeds pooled); grid keys
+    of other agents are pooled too and shown as null."""
+    keys, _ = _definition(out)
+    labels = [a.get("label", "") for a in sweepdir.read_definition(out)["base"]["agents"]]
+    config = [k for k in keys if k != "seed"]
+    frames = []
+    for agent in load_sweep(out).select(pl.col("agent").unique()).collect()["agent"].sort():
+        other = tuple(k for k in keys if k != "seed" and not relevant(k, agent, labels))
+        table, cols = final_by_config(out, pool=("seed",), fix=other)
+        row = table.filter(pl.col("agent") == agent).sort("mean").head(1)
+        frames.append(row.with_columns(*(pl.lit(None).alias(k) for k in config if k not in cols)))
+    return pl.concat([f.select("agent", *config, "t", "mean", "ci95", "replicates")
+                      for f in frames], how="vertical_relaxed")
+
+
+def plot_sweep(out: str | Path, x: str, output: str | Path, *, at: int | None = None,
+               column: str = "regret", log_y: bool = False) -> Path:
+    """Final ``column`` (mean with 95% interval over replicates and seeds) against grid key
+    ``x``, one line per agent (and per value of the other grid keys); log-x when the grid is
+    geometric."""
+    from olearn.plot import FORMATS
+
+    keys, _ = _definition(out)
+    if x not in keys:
+        raise UsageError(f"--x {x!r} is not a grid key of this sweep; its keys: "
+                         f"{', '.join(keys)}")
+    output = Path(output)
+    if output.suffix.lower() not in FORMATS:
+        raise UsageError(f"plot output must end in one of {', '.join(FORMATS)}, "
+                         f"got {output.name!r}")
+    table, config = final_by_config(out, at=at, pool=tuple(k for k in ("seed",) if k != x),
+                                     column=column)
+    others = [k for k in config if k != x]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs_all = table[x].unique().to_list()
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in xs_all)
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for group, part in table.sort(x).group_by("agent", *others, maintain_order=True):
+        label = str(group[0]) + "".join(f", {k.rsplit('.', 1)[-1]}={v}"
+                                        for k, v in zip(others, group[1:], strict=True))
+        xs = part[x].to_list() if numeric else [xs_all.index(v) for v in part[x].to_list()]
+        m, ci = part["mean"].to_numpy(), part["ci95"].fill_null(0.0).to_numpy()
+        ax.errorbar(xs, m, yerr=ci, marker="o", capsize=3, lw=1.4, label=label)
+    if is_geometric(xs_all):
+        ax.set_xscale("log")
+    if not numeric:
+        ax.set_xticks(range(len(xs_all)), [str(v) for v in xs_all])
+    if log_y:
+        ax.set_yscale("log", nonpositive="mask")
+    t = int(table["t"].max())  # type: ignore[arg-type]
+    ax.set_xlabel(x)
+    ax.set_ylabel(f"{'cumulative ' if column == 'regret' else ''}{column} at t = {t:,}")
+    ax.set_title(f"{Path(out).name}: mean ± 95% interval over replicates"
+                 + (" and seeds" if "seed" in keys and x != "seed" else ""), fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(output)
+    plt.close(fig)
+    return output
+
+
+def is_geometric(values: list[Any]) -> bool:
+    """Positive numbers spanning at least a factor of 10 (drawn on a log axis).
+
+    >>> is_geometric([0.1, 1, 10]), is_geometric([1, 2, 3])
+    (True, False)
+    """
+    nums = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return (len(nums) == len(values) and min(nums) > 0
+            and math.log10(max(nums) / min(nums)) >= 1)
