@@ -1,10 +1,11 @@
-"""Regret curves with matplotlib (headless): mean over replicates with a 95% band."""
+"""Regret curves with matplotlib (headless): mean over replicates with a 95% t-interval band."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from olearn.errors import OlearnError
@@ -14,14 +15,18 @@ from olearn.trace import load
 __all__ = ["plot_runs"]
 
 FORMATS = (".png", ".svg", ".pdf")
+BAND_LABEL = "band: 95% t-interval of the mean"
 
 
 def plot_runs(runs: Sequence[str | Path], output: str | Path, *, log_x: bool = False,
               log_y: bool = False, column: str = "regret", title: str | None = None) -> Path:
     """Plot the mean cumulative ``column`` per agent of one or more run directories.
 
-    Several runs overlay; with more than one run, labels read ``run/agent``. The format follows
-    the extension of ``output`` (PNG, SVG or PDF).
+    Several runs overlay; with more than one run, labels read ``run/agent``. The shaded band
+    is the Student-t 95% confidence interval of the mean over replicates
+    (:func:`olearn.metrics.mean_ci`), and the legend says so; a run with one replicate has no
+    interval and draws no band. The format follows the extension of ``output`` (PNG, SVG or
+    PDF).
     """
     output = Path(output)
     if output.suffix.lower() not in FORMATS:
@@ -33,6 +38,7 @@ def plot_runs(runs: Sequence[str | Path], output: str | Path, *, log_x: bool = F
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    banded = False
     for run in runs:
         trace = load(run)
         if column not in trace.collect_schema().names():
@@ -41,9 +47,12 @@ def plot_runs(runs: Sequence[str | Path], output: str | Path, *, log_x: bool = F
         df = curve(trace, column).collect()
         for (agent,), part in df.group_by("agent", maintain_order=True):
             label = agent if len(runs) == 1 else f"{Path(run).name}/{agent}"
-            t, m, ci = part["t"].to_numpy(), part["mean"].to_numpy(), part["ci95"].to_numpy()
+            t, m = part["t"].to_numpy(), part["mean"].to_numpy()
+            ci = part["ci95"].cast(pl.Float64).fill_null(float("nan")).to_numpy()
             (line,) = ax.plot(t, m, label=label, lw=1.6)
-            ax.fill_between(t, m - ci, m + ci, color=line.get_color(), alpha=0.2, lw=0)
+            if np.isfinite(ci).any():      # one replicate: no interval, no band
+                ax.fill_between(t, m - ci, m + ci, color=line.get_color(), alpha=0.2, lw=0)
+                banded = True
     if log_x:
         ax.set_xscale("log")
     if log_y:
@@ -52,7 +61,12 @@ def plot_runs(runs: Sequence[str | Path], output: str | Path, *, log_x: bool = F
     ax.set_ylabel(f"cumulative {column}" if column == "regret" else column)
     ax.set_title(title or ", ".join(Path(r).name for r in runs), fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    handles, _ = ax.get_legend_handles_labels()
+    if banded:
+        from matplotlib.patches import Patch
+
+        handles.append(Patch(color="0.5", alpha=0.3, lw=0, label=BAND_LABEL))
+    ax.legend(handles=handles, fontsize=8)
     fig.tight_layout()
     output.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(output)
@@ -61,7 +75,8 @@ def plot_runs(runs: Sequence[str | Path], output: str | Path, *, log_x: bool = F
 
 
 def summary(run: str | Path) -> pl.DataFrame:
-    """Final regret mean ± 95% CI per agent, with rounds/s from ``meta.json``."""
+    """Final regret mean ± 95% t-CI (``ci95``, null for one replicate) per agent, with rounds/s
+    from ``meta.json``."""
     import json
 
     from olearn.metrics import final
