@@ -10,6 +10,15 @@ Blocks are generated on the CPU at a fixed ``precision`` (float32 by default: fo
 cheaper than float64 Gaussians) and then cast and moved: CPU and GPU runs, and float32 and
 float64 runs, see the same stream.
 
+Stream kinds (the run spec's ``rng``): ``"portable"`` streams are the blocks above, the same
+numbers on every device; ``"fast"`` streams (:class:`PhiloxStream`) are a counter-based
+generator, Philox4x32-10, evaluated where the numbers are used (tensor ops on a GPU, a compiled
+kernel on a CPU): deterministic on each device, replicate ``r`` alone equal to replicate ``r``
+of a batch, but not the portable kind's numbers. ``"auto"`` is ``"fast"`` on CUDA and
+``"portable"`` elsewhere (:func:`resolve_kind`). Components build their per-round streams with
+:func:`stream`, which picks the kind that is in force (:func:`stream_kind`) for their device;
+one-off draws (:func:`draw`, :func:`generators`) are portable in every kind.
+
 Examples
 --------
 >>> seeds = replicate_seeds(0, "env", range(3))
@@ -23,9 +32,11 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import math
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from typing import Literal
 
 import numpy as np
@@ -34,7 +45,13 @@ from torch import Tensor
 
 from olearn.validation import check_choice
 
-__all__ = ["BlockStream", "derive", "derive_many", "generators", "replicate_seeds"]
+__all__ = ["RNG_KINDS", "BlockStream", "PhiloxStream", "derive", "derive_many", "generators",
+           "replicate_seeds", "resolve_kind", "stream", "stream_kind"]
+
+RNG_KINDS = ("auto", "portable", "fast")
+"""Stream kinds of a run (the spec's ``rng``); see the module docstring."""
+
+_KIND: ContextVar[str] = ContextVar("olearn_rng", default="auto")
 
 _BLOCK_ELEMENTS = 2**14  # numbers per replicate per block (before the round-count cap)
 _MAX_BLOCK_ROUNDS = 1024
@@ -216,6 +233,136 @@ class BlockStream:
         Lets a caller transform a block once (normalize contexts, score every arm) instead of
         once per round.
         """
+        b, j = divmod(int(i), self.block)
+        if b != self._index:
+            self._fill(b)
+        assert self._cache is not None
+        return self._cache, j
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_cache"], state["_index"] = None, -1  # stateless: refilled on demand
+        return state
+
+
+# ---------------------------------------------------------------------------- stream kinds
+@contextlib.contextmanager
+def stream_kind(kind: str) -> Iterator[None]:
+    """Within the block, :func:`stream` makes streams of ``kind`` (one of :data:`RNG_KINDS`).
+
+    The runner enters it with the spec's ``rng`` around the env's and agents' resets;
+    components resolve the kind when they build their streams (at ``reset``) and keep it.
+    """
+    check_choice("rng", kind, RNG_KINDS)
+    token = _KIND.set(kind)
+    try:
+        yield
+    finally:
+        _KIND.reset(token)
+
+
+def resolve_kind(device: torch.device | str, kind: str | None = None) -> str:
+    """``"portable"`` or ``"fast"``: ``kind`` (default: the one in force), ``"auto"`` resolved
+    for ``device`` (fast on CUDA, where host-side generation would be the whole cost; portable
+    elsewhere, so CPU traces stay those of earlier versions)."""
+    kind = _KIND.get() if kind is None else kind
+    check_choice("rng", kind, RNG_KINDS)
+    if kind == "auto":
+        return "fast" if torch.device(device).type == "cuda" else "portable"
+    return kind
+
+
+def stream(
+    seeds: Sequence[int],
+    name: str,
+    shape: tuple[int, ...] = (),
+    *,
+    kind: Literal["normal", "uniform"] = "normal",
+    device: torch.device,
+    dtype: torch.dtype = torch.float64,
+    rng: str | None = None,
+) -> BlockStream | PhiloxStream:
+    """A per-round stream of the kind in force (or ``rng``) for ``device``: a
+    :class:`BlockStream` (portable) or a :class:`PhiloxStream` (fast), same interface."""
+    if resolve_kind(device, rng) == "fast":
+        return PhiloxStream(seeds, name, shape, kind=kind, device=device, dtype=dtype)
+    return BlockStream(seeds, name, shape, kind=kind, device=device, dtype=dtype)
+
+
+def philox_keys(seeds: Sequence[int], name: str, device: torch.device | str) -> Tensor:
+    """One 64-bit Philox key per replicate for stream ``name`` (int64 bit patterns)."""
+    keys = np.array(derive_many(seeds, name, "philox"), dtype=np.uint64).view(np.int64)
+    return torch.from_numpy(keys).to(device)
+
+
+_PHILOX_ELEMENTS = {"cpu": 2**18, "cuda": 2**24}   # numbers per block, all replicates
+
+
+class PhiloxStream:
+    """Per-replicate random numbers of a fixed per-round ``shape`` from Philox4x32-10.
+
+    Number ``e`` of draw ``i`` of replicate ``r`` is a function of (the replicate's key for
+    ``name``, ``i``, ``e``) only (see :mod:`olearn.philox`): no generator state, and the block
+    size (rounds generated at once, set by the batch's size and the device) is not part of the
+    stream's definition. Generated at ``precision`` float32 (24-bit uniforms, normals by
+    Box–Muller in float32) and cast to ``dtype``.
+
+    Parameters are those of :class:`BlockStream`.
+
+    Examples
+    --------
+    >>> seeds = replicate_seeds(0, "env", range(4))
+    >>> s = PhiloxStream(seeds, "noise", (3,), device=torch.device("cpu"))
+    >>> alone = PhiloxStream(seeds[2:3], "noise", (3,), device=torch.device("cpu"))
+    >>> s(7).shape, bool((s(7)[2] == alone(7)[0]).all())
+    (torch.Size([4, 3]), True)
+    """
+
+    def __init__(
+        self,
+        seeds: Sequence[int],
+        name: str,
+        shape: tuple[int, ...] = (),
+        *,
+        kind: Literal["normal", "uniform"] = "normal",
+        device: torch.device,
+        dtype: torch.dtype = torch.float64,
+        block: int | None = None,
+        precision: Literal["float32", "float64"] = "float32",
+    ) -> None:
+        check_choice("kind", kind, ("normal", "uniform"))
+        check_choice("precision", precision, ("float32", "float64"))
+        self.seeds = [int(s) for s in seeds]
+        self.name, self.shape, self.kind = name, tuple(shape), kind
+        self.device, self.dtype, self.precision = torch.device(device), dtype, precision
+        self._keys = philox_keys(self.seeds, name, self.device)
+        self._n = max(1, math.prod(self.shape))
+        if block is None:
+            target = _PHILOX_ELEMENTS.get(self.device.type, 2**20)
+            rounds = max(1, min(_MAX_BLOCK_ROUNDS, target // (self._n * max(1, len(self.seeds)))))
+            block = 1 << (rounds.bit_length() - 1)
+        self.block = block
+        self._index = -1
+        self._cache: Tensor | None = None
+
+    def _fill(self, index: int) -> None:
+        from olearn import philox
+
+        prec = torch.float32 if self.precision == "float32" else torch.float64
+        draws = torch.arange(index * self.block, (index + 1) * self.block, device=self.device)
+        fn = philox.normals if self.kind == "normal" else philox.uniforms
+        out = fn(self._keys, draws, self._n, precision=prec)
+        out = out.reshape(self.block, len(self.seeds), *self.shape)
+        self._cache = out.to(device=self.device, dtype=self.dtype)
+        self._index = index
+
+    def __call__(self, i: int) -> Tensor:
+        """Draw number ``i`` (0-based) for every replicate: shape ``(R, *shape)``."""
+        block, j = self.block_of(i)
+        return block[j]
+
+    def block_of(self, i: int) -> tuple[Tensor, int]:
+        """The block holding draw ``i``, shape ``(block, R, *shape)``, and ``i``'s offset."""
         b, j = divmod(int(i), self.block)
         if b != self._index:
             self._fill(b)

@@ -1,0 +1,173 @@
+"""Philox4x32-10 (Salmon et al., SC'11; the generator of cuRAND, JAX and numpy's Philox family)
+in plain torch integer ops, so a whole ``(rounds, replicates, numbers)`` block is made in a few
+tensor operations on the run's device.
+
+A counter-based generator is a keyed bijection of a 128-bit counter: word ``w`` of counter
+``c`` under key ``k`` is a pure function of ``(k, c)``. olearn keys it by ``(replicate seed,
+stream name)`` (a 64-bit key from :func:`olearn.seeding.derive_many`) and counts by ``(draw
+index, element group)``, so replicate ``r`` gets the same numbers alone or in a batch, on any
+device, and with any block size.
+
+The 32-bit words are exact on every device (int64 tensors holding 32-bit words; a 32×32-bit
+product is one 64-bit multiply, wrapping modulo 2^64, whose low and high halves are mullo and
+mulhi). Uniforms are exact functions of the words too; normals (Box–Muller: ``log``, ``cos``,
+``sin``) may differ in the last bit between devices, whose math libraries differ.
+
+Examples
+--------
+>>> words = philox4x32(*(torch.zeros(1, dtype=torch.int64),) * 6)
+>>> [f"{int(w[0]):08x}" for w in words]     # Random123's known answer for counter 0, key 0
+['6627e8d5', 'e169c58d', 'bc57ac4c', '9b00dbd8']
+>>> key = torch.tensor([7, 8])                # two 64-bit keys (two replicates)
+>>> block = normals(key, torch.arange(3), 5)  # draws 0..2, five numbers each
+>>> block.shape
+torch.Size([3, 2, 5])
+>>> bool((normals(key[1:], torch.arange(3), 5)[:, 0] == block[:, 1]).all())
+True
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = ["normals", "philox4x32", "split_key", "unit_block", "uniforms", "words"]
+
+M0, M1 = 0xD2511F53, 0xCD9E8D57          # Philox4x32 multipliers
+W0, W1 = 0x9E3779B9, 0xBB67AE85          # Weyl key increments (golden ratio, sqrt(3) - 1)
+MASK = 0xFFFFFFFF
+ROUNDS = 10
+
+
+def philox4x32(c0: Tensor, c1: Tensor, c2: Tensor, c3: Tensor, k0: Tensor, k1: Tensor,
+               rounds: int = ROUNDS) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The four output words of Philox4x32-``rounds`` for counters ``(c0..c3)`` and keys
+    ``(k0, k1)``: int64 tensors holding 32-bit words, broadcast against each other.
+
+    Per round: ``hi, lo = mulhilo(M0, c0)``, ``hi', lo' = mulhilo(M1, c2)``, counter ←
+    ``(hi' ⊕ c1 ⊕ k0, lo', hi ⊕ c3 ⊕ k1, lo)``, then the key is bumped by the Weyl constants.
+    The products wrap modulo 2^64 (two's complement), whose bit pattern is the exact unsigned
+    product of two 32-bit words; the high half is taken by an arithmetic shift and a mask.
+    Words that are only XORed before the next mask (``c1``, ``c3``) are left unmasked.
+    """
+    shape = torch.broadcast_shapes(c0.shape, c1.shape, c2.shape, c3.shape, k0.shape, k1.shape)
+    c0, c2 = c0.expand(shape), c2.expand(shape)   # the products are then full-size tensors
+    k0 = k0 & MASK
+    k1 = k1 & MASK
+    for i in range(rounds):
+        if i:
+            k0 = (k0 + W0) & MASK
+            k1 = (k1 + W1) & MASK
+        p0 = c0 * M0
+        p1 = c2 * M1
+        hi1 = (p1 >> 32).bitwise_xor_(c1).bitwise_xor_(k0).bitwise_and_(MASK)
+        hi0 = (p0 >> 32).bitwise_xor_(c3).bitwise_xor_(k1).bitwise_and_(MASK)
+        c0, c1, c2, c3 = hi1, p1, hi0, p0
+    return c0, c1.bitwise_and_(MASK), c2, c3.bitwise_and_(MASK)
+
+
+def split_key(key: Tensor) -> tuple[Tensor, Tensor]:
+    """64-bit keys (int64 tensor, any bit pattern) -> the two 32-bit key words (low, high)."""
+    return key & MASK, (key >> 32) & MASK
+
+
+def words(key: Tensor, draws: Tensor, groups: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The four words of counters ``(j, i mod 2^32, i >> 32, 0)`` for draw ``i`` in ``draws``
+    and group ``j < groups``, under each key: four ``(len(draws), len(key), groups)`` tensors."""
+    dev = key.device
+    k0, k1 = split_key(key.to(torch.int64).view(1, -1, 1))
+    d = draws.to(device=dev, dtype=torch.int64).view(-1, 1, 1)
+    j = torch.arange(groups, device=dev, dtype=torch.int64).view(1, 1, -1)
+    zero = torch.zeros((), dtype=torch.int64, device=dev)
+    return philox4x32(j, d & MASK, (d >> 32) & MASK, zero, k0, k1)
+
+
+def _unit_f32(w: Tensor) -> Tensor:
+    """A word's top 23 bits ``k`` as the float32 (k + ½) 2^-23, exact, in [2^-24, 1 − 2^-24]
+    (one bit more and k + ½ would round to 2^24, so 1.0 would be drawn)."""
+    return ((w >> 9).to(torch.float32) + 0.5) * 2.0**-23
+
+
+def _unit_f64(a: Tensor, b: Tensor) -> Tensor:
+    """Two words' top 26 + 26 bits ``k`` as the float64 (k + ½) 2^-52, exact, in (0, 1)."""
+    k = ((a >> 6) << 26) | (b >> 6)
+    return (k.to(torch.float64) + 0.5) * 2.0**-52
+
+
+def _per(precision: torch.dtype) -> int:
+    if precision not in (torch.float32, torch.float64):
+        msg = f"precision must be torch.float32 or torch.float64, got {precision!r}"
+        raise ValueError(msg)
+    return 4 if precision == torch.float32 else 2
+
+
+def unit_block(key: Tensor, draws: Tensor, m: int, *, precision: torch.dtype = torch.float32,
+               compiled: bool | None = None) -> Tensor:
+    """Uniforms in (0, 1) of counter groups ``j < m``, shape ``(len(draws), len(key), per·m)``.
+
+    ``per`` = 4 (float32: a word each, 23 bits) or 2 (float64: two words each, 52 bits); number
+    ``q·m + j`` comes from word ``q`` (float32) or words ``2q, 2q+1`` (float64) of group ``j``.
+    On a CPU the compiled kernels of :mod:`olearn.philox_cpu` make them (``compiled=None``:
+    when numba imports), bit for bit the numbers of the torch ops used on other devices.
+    """
+    per = _per(precision)
+    dev = key.device
+    if compiled is None:
+        compiled = dev.type == "cpu" and _numba_ok()
+    if compiled:
+        from olearn import philox_cpu
+
+        k = key.to(torch.int64).numpy()
+        k0 = (k & MASK).astype(np.uint64)
+        k1 = ((k >> 32) & MASK).astype(np.uint64)
+        d = draws.to(torch.int64).numpy()
+        out = np.empty((len(d), len(k), per * m), dtype=np.float32 if per == 4 else np.float64)
+        (philox_cpu.unit_f32 if per == 4 else philox_cpu.unit_f64)(k0, k1, d, m, out)
+        return torch.from_numpy(out)
+    w = words(key, draws, m)
+    if per == 4:
+        return torch.cat([_unit_f32(x) for x in w], -1)
+    return torch.cat([_unit_f64(w[0], w[1]), _unit_f64(w[2], w[3])], -1)
+
+
+@functools.cache
+def _numba_ok() -> bool:
+    try:
+        import numba  # noqa: F401
+    except ImportError:   # pragma: no cover - numba is a dependency
+        return False
+    return True
+
+
+def uniforms(key: Tensor, draws: Tensor, n: int, *,
+             precision: torch.dtype = torch.float32, compiled: bool | None = None) -> Tensor:
+    """Uniforms on the open interval (0, 1), shape ``(len(draws), len(key), n)``: the first
+    ``n`` numbers of :func:`unit_block`."""
+    m = max(1, -(-n // _per(precision)))
+    return unit_block(key, draws, m, precision=precision, compiled=compiled)[..., :n]
+
+
+def normals(key: Tensor, draws: Tensor, n: int, *,
+            precision: torch.dtype = torch.float32, compiled: bool | None = None) -> Tensor:
+    """Standard normals by Box–Muller, shape ``(len(draws), len(key), n)``.
+
+    The uniforms of :func:`unit_block` in pairs ``(u1, u2)`` = (numbers ``2p·m + j``,
+    ``(2p+1)·m + j``) give ``√(−2 ln u1) sin 2πu2`` and ``√(−2 ln u1) cos 2πu2`` in those two
+    places: four normals a counter in float32, two in float64. The tails end where ``u1``
+    does: 5.8σ in float32, 8.6σ in float64.
+    """
+    m = max(1, -(-n // _per(precision)))
+    u = unit_block(key, draws, m, precision=precision, compiled=compiled)
+    nd, r, width = u.shape
+    v = u.view(nd, r, width // (2 * m), 2, m)
+    u1, u2 = v[..., 0, :], v[..., 1, :]
+    rad = u1.log_().mul_(-2.0).sqrt_()
+    ang = u2.mul_(2.0 * math.pi)
+    sin = torch.sin(ang)
+    ang.cos_().mul_(rad)
+    rad.mul_(sin)
+    return u[..., :n]
