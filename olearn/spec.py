@@ -69,6 +69,7 @@ class RunSpec:
     delay: int = 0
     checkpoint_seconds: float = 60.0
     threads: int = 1  # CPU threads for torch and the compiled kernels; 0 keeps the defaults
+    rng: str = "auto"  # per-round random streams: auto | portable | fast (olearn.seeding)
     record: RecordSpec = field(default_factory=RecordSpec)
 
     # ------------------------------------------------------------------ construction
@@ -128,6 +129,8 @@ class RunSpec:
                    "feedback would reach the agent; lower delay or raise horizon")
             raise SpecError(msg)
         _int(self.threads, "threads", 0)
+        if self.rng not in ("auto", "portable", "fast"):
+            raise SpecError(f"rng must be 'auto', 'portable' or 'fast', got {self.rng!r}")
         if not isinstance(self.name, str) or not _LABEL.match(self.name):
             raise SpecError("name must be letters, digits, '_', '.', '+' or '-', "
                             f"got {self.name!r}")
@@ -174,10 +177,13 @@ class RunSpec:
 
     def digest(self) -> str:
         """SHA-256 of everything that determines the trace (not name, device, threads,
-        checkpoints)."""
+        checkpoints; ``rng`` only when it is not ``"auto"``, so specs written before the field
+        keep their digests)."""
         d = self.to_dict()
         for k in ("name", "device", "checkpoint_seconds", "threads"):
             d.pop(k)
+        if d["rng"] == "auto":
+            d.pop("rng")
         d["record"].pop("chunk", None)
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()
 

@@ -28,7 +28,7 @@ from olearn.agents.bandits.networks import (
     unflatten_like,
 )
 from olearn.agents.common.sampling import sample_categorical
-from olearn.seeding import BlockStream, derive
+from olearn.seeding import PhiloxStream, derive, resolve_kind, stream
 from olearn.types import Step
 from olearn.validation import check_choice
 
@@ -151,16 +151,26 @@ class NeuSquareCB(BatchedAgent):
         self._params = self._net.init(self.seeds, device=self.device)
         self._theta0 = flatten(self._params).clone()
         self._rows = torch.arange(self.replicates, device=self.device)
-        self._u = BlockStream(self.seeds, "action", (), kind="uniform", device=self.device)
-        self._z_act = BlockStream(self.seeds, "z_act", (self.S,), device=self.device,
-                                  dtype=torch.float32)
-        self._z_upd = BlockStream(self.seeds, "z_update", (self.S,), device=self.device,
-                                  dtype=torch.float32)
+        # per-round streams of the kind in force (olearn.seeding.stream); the perturbation's
+        # p-dimensional Gaussian is, under "fast", one Philox block a step made on the device
+        # (draw index = step number), else one seeded generator per replicate
+        self._rng = resolve_kind(self.device)
+        self._u = stream(self.seeds, "action", (), kind="uniform", device=self.device)
+        self._z_act = stream(self.seeds, "z_act", (self.S,), device=self.device,
+                             dtype=torch.float32)
+        self._z_upd = stream(self.seeds, "z_update", (self.S,), device=self.device,
+                             dtype=torch.float32)
         self._xi_gens = []
-        for s in self.seeds:
-            g = torch.Generator(device=self.device)
-            g.manual_seed(derive(s, "xi"))
-            self._xi_gens.append(g)
+        self._xi: PhiloxStream | None = None
+        if self._perturbed and self._rng == "fast":
+            p = self._theta0.shape[1]
+            self._xi = PhiloxStream(self.seeds, "xi", (p,), device=self.device,
+                                    dtype=torch.float32)
+        else:
+            for s in self.seeds:
+                g = torch.Generator(device=self.device)
+                g.manual_seed(derive(s, "xi"))
+                self._xi_gens.append(g)
         self._lr = self._default_lr if self.lr is None else float(self.lr)
         self._t, self._steps = 0, 0
         self._buf_x: list[Tensor] = []
@@ -226,9 +236,12 @@ class NeuSquareCB(BatchedAgent):
         (``δ = 0``: just ``‖w‖ ξ``). Written as three passes over the (R, p) arrays.
         """
         r, p = delta.shape
-        xi = torch.empty((r, p), device=self.device, dtype=delta.dtype)
-        for i, g in enumerate(self._xi_gens):
-            torch.randn(p, generator=g, device=self.device, dtype=delta.dtype, out=xi[i])
+        if self._xi is not None:
+            xi = self._xi(self._steps - 1).to(delta.dtype)
+        else:
+            xi = torch.empty((r, p), device=self.device, dtype=delta.dtype)
+            for i, g in enumerate(self._xi_gens):
+                torch.randn(p, generator=g, device=self.device, dtype=delta.dtype, out=xi[i])
         n2 = torch.linalg.vecdot(delta, delta).unsqueeze(1)
         dot = torch.linalg.vecdot(xi, delta).unsqueeze(1)
         wnorm = w.norm(dim=1, keepdim=True)

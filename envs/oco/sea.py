@@ -11,7 +11,7 @@ from gymnasium import spaces
 from torch import Tensor
 
 from olearn.envs.oco.sea_losses import FAMILIES, make_family
-from olearn.seeding import BlockStream, draw
+from olearn.seeding import draw, stream
 from olearn.spaces import Domain
 from olearn.validation import check_choice
 from olearn.vector import BatchedEnv, single_view
@@ -90,7 +90,10 @@ class SEAVector(BatchedEnv):
     ---------------
     v0: initial version. The trace column ``Sigma2_cum`` was renamed ``adv_variation_cum``
     (readers that fold case, such as SQL engines, could not tell it from ``sigma2_cum``);
-    the seeded sequence is unchanged.
+    the seeded sequence is unchanged. The per-round streams (noise, signs, orders, indices,
+    labels) follow the run's stream kind (``rng``, :mod:`olearn.seeding`): under
+    ``"portable"``, the CPU default, the seeded sequence is unchanged; ``"fast"`` (the CUDA
+    default) draws them from Philox on the run's device, other numbers of the same law.
 
     Examples
     --------
@@ -201,12 +204,14 @@ class SEAVector(BatchedEnv):
             u = self._c / self.scale
             v = v - (v * u).sum(-1, keepdim=True) * u
             self._plane = (u, v / v.norm(dim=-1, keepdim=True))
-        self._signs = (BlockStream(seeds, "sign", (), kind="uniform", device=dev)
+        # per-round streams of the kind in force (olearn.seeding.stream): portable blocks, or
+        # Philox made where they are used; the one-off draws above are portable in every kind
+        self._signs = (stream(seeds, "sign", (), kind="uniform", device=dev)
                        if self.regime == "adversarial" and self.switch_every is None else None)
         kind = "normal" if self.noise == "gaussian" else "uniform"
-        self._noise = (BlockStream(seeds, "xi", (d,), kind=kind, device=dev)
+        self._noise = (stream(seeds, "xi", (d,), kind=kind, device=dev)
                        if self.sigma > 0 and self.regime != "rom" else None)
-        self._order = (BlockStream(seeds, "rom", (self.items,), kind="uniform", device=dev)
+        self._order = (stream(seeds, "rom", (self.items,), kind="uniform", device=dev)
                        if self.regime == "rom" else None)
         self._family = make_family(self, seeds)
         self._t = 0

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 from torch.nn.functional import softplus
 
-from olearn.seeding import BlockStream, draw
+from olearn.seeding import draw, stream
 from olearn.spaces import ball_quadratic_min
 
 FAMILIES = ("linear", "quadratic", "squared", "logistic")
@@ -151,10 +151,10 @@ class _RegressionFamily:
         self.m_pool = self.pool.transpose(1, 2) @ self.pool / n            # (R, d, d)
         lam = torch.linalg.eigvalsh(self.m_pool - self.m_pool @ self.m_pool)
         self.spread_pool = lam[:, -1].clamp_min(0.0)
-        self.index = (BlockStream(seeds, "index", (), kind="uniform", device=dev)
+        self.index = (stream(seeds, "index", (), kind="uniform", device=dev)
                       if env.regime not in ("adversarial", "rom") else None)
-        self.label = (BlockStream(seeds, "label", (), kind="uniform" if self.logistic else "normal",
-                                  device=dev) if env.sigma > 0 else None)
+        self.label = (stream(seeds, "label", (), kind="uniform" if self.logistic else "normal",
+                             device=dev) if env.sigma > 0 else None)
         z, zn = (torch.zeros(r, dtype=torch.float64, device=dev),
                  torch.zeros(r, n, dtype=torch.float64, device=dev))
         zm, zv = (torch.zeros(r, d, d, dtype=torch.float64, device=dev),

@@ -187,3 +187,58 @@ def test_replicate_identity_on_cuda(kind):
     w = philox.words(keys, torch.tensor([0, 2**33], device=cuda), 4)
     v = philox.words(keys.cpu(), torch.tensor([0, 2**33]), 4)
     assert all(torch.equal(a.cpu(), b) for a, b in zip(w, v, strict=True))
+
+
+def _sea_grads(replicates: list[int], rounds: int = 40, **kw) -> torch.Tensor:
+    from olearn.envs.oco.sea import SEAVector
+
+    env = SEAVector(num_envs=len(replicates), dim=4, sigma=0.5, **kw)
+    env.reset(seed=replicate_seeds(9, "env", replicates))
+    x = torch.zeros(len(replicates), 4, dtype=torch.float64)
+    return torch.stack([env.step(x)[4]["feedback"]["grad"] for _ in range(rounds)])
+
+
+@pytest.mark.parametrize("kw", [{}, {"noise": "uniform", "regime": "adversarial"},
+                                {"loss": "squared", "regime": "iid", "items": 9}])
+def test_sea_under_the_fast_kind(kw):
+    """The env's per-round streams come from Philox: replicate identity, other numbers than
+    the portable kind's, the same law (the portable kind is unchanged, tests/envs/oco)."""
+    with stream_kind("fast"):
+        batch = _sea_grads(list(range(6)), **kw)
+        alone = _sea_grads([4], **kw)
+        again = _sea_grads(list(range(6)), **kw)
+    assert torch.equal(batch[:, 4], alone[:, 0]) and torch.equal(batch, again)
+    assert not torch.equal(batch, _sea_grads(list(range(6)), **kw))
+
+
+def test_sea_fast_noise_has_the_right_law():
+    with stream_kind("fast"):
+        g = _sea_grads(list(range(50)), rounds=400)
+    c = g.mean(0, keepdim=True)                       # the centre, per replicate
+    z = (g - c) / 0.5
+    assert abs(float(z.std()) - 1) < 0.02 and abs(float(z.mean())) < 0.01
+
+
+def test_perturbed_neural_cb_under_the_fast_kind():
+    import gymnasium as gym
+
+    from olearn.agents.bandits.neural_cb import NeuSquareCB
+    from olearn.types import Step
+
+    def run(seeds: list[int]) -> torch.Tensor:
+        agent = NeuSquareCB(gym.spaces.Box(-1, 1, (4,)), gym.spaces.Discrete(3), hidden=(8,),
+                            c_p=0.5)
+        agent.reset(seeds=seeds, device=CPU)
+        assert (agent._xi is not None) == (resolve_kind(CPU) == "fast")
+        obs = torch.linspace(-1, 1, 4).expand(len(seeds), 4)
+        for t in range(1, 6):
+            action, info = agent.act(obs)
+            agent.update(Step(t=t, obs=obs, action=action, act_info=info,
+                              reward=torch.ones(len(seeds))))
+        return torch.cat([p.flatten(1) for p in agent._params], 1)
+
+    seeds = replicate_seeds(0, "agent:n", range(5))
+    with stream_kind("fast"):
+        batch, alone = run(seeds), run(seeds[3:4])
+    assert torch.allclose(batch[3], alone[0], atol=1e-6)
+    assert not torch.allclose(batch, run(seeds))      # the portable kind: other numbers
