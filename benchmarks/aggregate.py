@@ -5,10 +5,14 @@ d = 100 features, bags of k = 10, ρ = 0.5. Contenders, each fed one bag per rou
 * ``numpy closed form``: a hand-written numpy loop doing the learner's arithmetic for one
   replicate (update S_bag, S_xx and Σ k·x̄ȳ; solve ``((1−ρ)S_bag + ρS_xx) θ = c`` with
   ``np.linalg.solve``, ``lstsq`` while singular; predict the next bag);
-* ``olearn closed form``: ``olearn/Interpolating-v0`` (act + update; batched Cholesky and two
-  triangular solves) at R = 1 and R = 256, on a pool of pre-drawn bags;
+* ``olearn closed form``: ``olearn/Interpolating-v0`` (act + update; its default on the CPU:
+  rank-k Householder updates of the augmented triangular factor, compiled, and one back
+  substitution) at R = 1 and R = 256, on a pool of pre-drawn bags; and at R = 256 with
+  ``inverse="woodbury"`` (rank-k Woodbury updates of ``M⁻¹`` in batched torch matmuls, the
+  default before the factor updates, and still the default on a GPU);
 * ``olearn closed form, whole loop``: ``olearn.simulate`` at R = 256 (env with its exact
-  comparator solve, loop, regret, Parquet trace recorded at 100 log-spaced rounds);
+  comparator by the same factor updates, loop, regret, Parquet trace recorded at 100
+  log-spaced rounds);
 * ``torch MLP (one replicate)``: a plain ``torch.nn`` 100-64-64-1 MLP with ``torch.optim.SGD``,
   one step per bag on L_int, and ``olearn`` SGD MLP (batched weights) at R = 1 and R = 256.
 
@@ -141,6 +145,8 @@ def main() -> None:
     rows.append(("numpy closed form (hand-written loop)", 1, t1, base))
     rows.append(("olearn closed form", 1, t1, bench_olearn(t1, 1, dev)))
     rows.append(("olearn closed form", 256, t256, bench_olearn(t256, 256, dev)))
+    rows.append(("olearn closed form, inverse=\"woodbury\"", 256, t256,
+                 bench_olearn(t256, 256, dev, inverse="woodbury")))
     rows.append(("olearn closed form, whole loop (env + exact regret + trace)", 256, t256,
                  bench_loop(t256, 256, dev)))
     mlp = bench_torch_mlp(t1)

@@ -20,6 +20,7 @@ from olearn.agents.aggregate.models import (
     one_thread,
     replicate_chunks,
 )
+from olearn.linalg import definite_factor, factor_solve, factor_update, factors_compiled
 from olearn.types import Step
 from olearn.validation import check_choice, check_number
 
@@ -53,10 +54,12 @@ class Interpolating(BatchedAgent):
     every bag the exact minimizer of ``L_int`` over all bags so far,
     ``θ = (S_bag + ρ·S_within)⁺ Σ_a k·x̄_a ỹ_a`` with ``S_bag = Σ k·x̄x̄ᵀ`` and
     ``S_within = Σ_a Σ_i (x_i − x̄_a)(x_i − x̄_a)ᵀ`` kept as their running sum
-    ``M = S_bag + ρ·S_within`` (minimum-norm while singular), float64: per round one batched
-    rank-k update of ``M``, a Cholesky factorization and two triangular solves (or, with
-    ``inverse="woodbury"``, a rank-k update of ``M⁻¹``), done for cache-sized chunks of
-    replicates in turn (never replicate by replicate). ``solver="gradient"`` (linear or
+    ``M = S_bag + ρ·S_within`` (minimum-norm while singular), float64: while ``M`` is singular,
+    per round one batched rank-k update of ``M``, a factorization and a minimum-norm solve;
+    once it is definite, a rank-k update of the upper triangular factor of ``M`` augmented
+    with ``c = Σ k·x̄ỹ`` (compiled Householder steps on the CPU, one back substitution for
+    ``θ``; rank 1 for ``ρ = 0``), or of ``M⁻¹`` (Woodbury), see ``inverse``. Batched over
+    replicates, never a per-replicate Python loop. ``solver="gradient"`` (linear or
     ``model="mlp"``): ``steps_per_bag`` steps of ``optimizer`` (``"sgd"`` or ``"adam"``, step
     ``lr``) on the current bag's ``L_int``, i.e. online (stochastic) gradient descent;
     MLP weights are float32, ReLU hidden layers of sizes ``hidden``, per-replicate
@@ -83,11 +86,14 @@ class Interpolating(BatchedAgent):
     steps_per_bag
         Optimizer steps per received bag.
     inverse
-        Closed form: ``"woodbury"`` (default) keeps ``M⁻¹`` once ``M`` is positive definite
-        for every replicate and applies each bag as a rank-``k`` Woodbury update
-        (``O(d²k)`` per bag instead of a ``O(d³)`` factorization; the inverse accumulates
-        rounding, about 1e-12 relative after thousands of bags in float64);
-        ``"refactor"`` factors ``M`` afresh every bag.
+        Closed form, once ``M`` is positive definite for every replicate: ``"auto"``
+        (default) on the CPU keeps the augmented factor ``F`` (``FᵀF = [[M, c], [cᵀ, ·]]``)
+        and applies each bag as ``k`` rows ``[x̄ + √ρ(x_i − x̄), ỹ]`` (one row ``√k[x̄, ỹ]``
+        for ``ρ = 0``) by Householder reflections, ``2k(d+1)²`` flops, then ``θ`` by one back
+        substitution (an orthogonal update: no drift); on other devices it is
+        ``"woodbury"``: ``M⁻¹`` by rank-``k`` Woodbury updates (``4kd²`` flops in batched
+        matmuls; the inverse accumulates rounding, about 1e-12 relative after thousands of
+        bags); ``"refactor"`` factors ``M`` afresh every bag (``O(d³)``).
 
     Examples
     --------
@@ -111,7 +117,7 @@ class Interpolating(BatchedAgent):
                  solver: Literal["auto", "closed_form", "gradient"] = "auto",
                  optimizer: Literal["sgd", "adam"] = "adam", lr: float = 1e-3,
                  steps_per_bag: int = 1,
-                 inverse: Literal["woodbury", "refactor"] = "woodbury") -> None:
+                 inverse: Literal["auto", "woodbury", "refactor"] = "auto") -> None:
         super().__init__(observation_space, action_space)
         shape = getattr(observation_space, "shape", None)
         if not isinstance(observation_space, gym.spaces.Box) or shape is None or len(shape) != 2:
@@ -126,7 +132,7 @@ class Interpolating(BatchedAgent):
         check_choice("model", model, ("linear", "mlp"))
         check_choice("solver", solver, ("auto", "closed_form", "gradient"))
         check_choice("optimizer", optimizer, ("sgd", "adam"))
-        check_choice("inverse", inverse, ("woodbury", "refactor"))
+        check_choice("inverse", inverse, ("auto", "woodbury", "refactor"))
         check_number("lr", lr, low=0.0, strict=True)
         if not (isinstance(steps_per_bag, int) and steps_per_bag >= 1):
             msg = f"steps_per_bag must be an integer >= 1, got {steps_per_bag!r}"
@@ -144,7 +150,7 @@ class Interpolating(BatchedAgent):
 
     @classmethod
     def _unit_test_params(cls) -> list[dict[str, Any]]:
-        return [{}, {"rho": 0.3, "inverse": "refactor"},
+        return [{}, {"rho": 0.3, "inverse": "refactor"}, {"rho": 0.6, "inverse": "woodbury"},
                 {"rho": 0.0, "solver": "gradient", "optimizer": "sgd", "lr": 0.05},
                 {"rho": 1.0, "model": "mlp", "hidden": (8,), "steps_per_bag": 2}]
 
@@ -161,6 +167,7 @@ class Interpolating(BatchedAgent):
             self._gram = torch.zeros(r, d, d, dtype=torch.float64, device=self.device)
             self._chunks = replicate_chunks(r, d)
             self._inv: Tensor | None = None       # M⁻¹ once M is definite (Woodbury)
+            self._factor: Tensor | None = None    # or the augmented factor of [M, c]
             self._bags = 0
             self._c = torch.zeros(r, d, dtype=torch.float64, device=self.device)
             self._theta = torch.zeros(r, d, dtype=torch.float64, device=self.device)
@@ -187,7 +194,9 @@ class Interpolating(BatchedAgent):
         """The learned model, for saving beside a run (``torch.save(agent.state_dict(), p)``)."""
         if self.closed_form:
             out = {"theta": self._theta.clone(), "c": self._c.clone()}
-            if self._inv is None:
+            if self._factor is not None:
+                out["factor"] = self._factor.clone()
+            elif self._inv is None:
                 out["gram"] = self._gram.clone()
             else:
                 out["gram_inverse"] = self._inv.clone()
@@ -211,9 +220,18 @@ class Interpolating(BatchedAgent):
             xbar = x.mean(dim=1, keepdim=True)
             # UᵀU = k·x̄x̄ᵀ + ρ·Σ_i (x_i − x̄)(x_i − x̄)ᵀ with rows U_i = x̄ + √ρ·(x_i − x̄)
             u = xbar + self.rho ** 0.5 * (x - xbar)
-            self._c = self._c + k * xbar.squeeze(1) * y.to(torch.float64).unsqueeze(-1)
-            theta = torch.empty_like(self._theta)
+            y = y.to(torch.float64)
+            self._c = self._c + k * xbar.squeeze(1) * y.unsqueeze(-1)
             self._bags += 1
+            if self._factor is not None:
+                if self.rho > 0:
+                    rows = torch.cat([u, y[:, None, None].expand(-1, k, 1)], dim=-1)
+                else:                         # k identical rows x̄: one row √k·[x̄, ỹ]
+                    rows = k ** 0.5 * torch.cat([xbar, y[:, None, None]], dim=-1)
+                factor_update(self._factor, rows, self._d)
+                self._theta = factor_solve(self._factor)
+                return
+            theta = torch.empty_like(self._theta)
             with one_thread():
                 if self._inv is not None:
                     for sl in self._chunks:   # Woodbury: M⁻¹ ← M⁻¹ − W(I + UW)⁻¹Wᵀ, W = M⁻¹Uᵀ
@@ -229,8 +247,11 @@ class Interpolating(BatchedAgent):
                         self._gram[sl].baddbmm_(u[sl].mT, u[sl])
                         theta[sl] = min_norm_solve(self._gram[sl], self._c[sl])
                     seen = self._bags * (k if self.rho > 0 else 1)
-                    if self.inverse == "woodbury" and seen >= self._d:
-                        self._inv = definite_inverse(self._gram, self._chunks)
+                    if self.inverse != "refactor" and seen >= self._d:
+                        if self.inverse == "auto" and factors_compiled(self.device):
+                            self._factor = definite_factor(self._gram, self._c)
+                        else:
+                            self._inv = definite_inverse(self._gram, self._chunks)
             self._theta = theta
             return
         target = y.to(self._net.params[0].dtype)
@@ -247,7 +268,7 @@ class BagLevel(Interpolating):
                  solver: Literal["auto", "closed_form", "gradient"] = "auto",
                  optimizer: Literal["sgd", "adam"] = "adam", lr: float = 1e-3,
                  steps_per_bag: int = 1,
-                 inverse: Literal["woodbury", "refactor"] = "woodbury") -> None:
+                 inverse: Literal["auto", "woodbury", "refactor"] = "auto") -> None:
         super().__init__(observation_space, action_space, rho=0.0, model=model, hidden=hidden,
                          solver=solver, optimizer=optimizer, lr=lr, steps_per_bag=steps_per_bag,
                          inverse=inverse)
@@ -265,7 +286,7 @@ class InstanceLevel(Interpolating):
                  solver: Literal["auto", "closed_form", "gradient"] = "auto",
                  optimizer: Literal["sgd", "adam"] = "adam", lr: float = 1e-3,
                  steps_per_bag: int = 1,
-                 inverse: Literal["woodbury", "refactor"] = "woodbury") -> None:
+                 inverse: Literal["auto", "woodbury", "refactor"] = "auto") -> None:
         super().__init__(observation_space, action_space, rho=1.0, model=model, hidden=hidden,
                          solver=solver, optimizer=optimizer, lr=lr, steps_per_bag=steps_per_bag,
                          inverse=inverse)

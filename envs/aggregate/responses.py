@@ -12,7 +12,14 @@ from torch import Tensor
 
 from olearn.envs.aggregate.data import BUNDLED, load_table
 from olearn.envs.aggregate.privacy import DP_CLIP, release
-from olearn.linalg import min_norm_solve, one_thread, replicate_chunks
+from olearn.linalg import (
+    definite_factor,
+    factor_update,
+    factors_compiled,
+    min_norm_solve,
+    one_thread,
+    replicate_chunks,
+)
 from olearn.seeding import BlockStream, draw
 from olearn.validation import check_choice, check_number
 from olearn.vector import BatchedEnv, single_view
@@ -50,9 +57,14 @@ class AggregateResponsesVector(BatchedEnv):
 
     Regret: ``Σ_t loss_t − min_θ Σ_t (1/k) Σ_i (y_{t,i} − x_{t,i}ᵀθ)²``, the cumulative mean
     squared error of the per-instance predictions against the individual responses, minus that
-    of the best fixed *linear* predictor (no intercept) in hindsight, exact every round from
-    the running sums ``Σxxᵀ``, ``Σxy``, ``Σy²`` (a minimum-norm solve). For non-linear data
-    the comparator is still the best linear predictor, not the Bayes predictor.
+    of the best fixed *linear* predictor (no intercept) in hindsight, exact every round: while
+    ``Σxxᵀ`` is singular, from the running sums ``Σxxᵀ``, ``Σxy``, ``Σy²`` (a minimum-norm
+    solve); once it is positive definite for every replicate (on the CPU), from the upper
+    triangular factor ``F`` of the augmented Gram matrix of ``[x, y]``, whose last diagonal
+    entry squared is the residual sum of squares: each bag is a rank-``k`` Householder update
+    of ``F`` (``2k(d+1)²`` flops a replicate, no solve; :func:`olearn.linalg.factor_update`).
+    For non-linear data the comparator is still the best linear predictor, not the Bayes
+    predictor.
 
     Action Space
     ------------
@@ -209,6 +221,8 @@ class AggregateResponsesVector(BatchedEnv):
         self._b = torch.zeros(r, d, dtype=f64, device=dev)
         self._syy = torch.zeros(r, dtype=f64, device=dev)
         self._chunks = replicate_chunks(r, d)
+        self._factor: Tensor | None = None      # augmented factor of [x, y] once definite
+        self._next_try = max(1, math.ceil(d / k))
         self._t = 0
         self._bag = self._draw_bag(1)
         return self._bag[0].to(self.dtype), {}
@@ -240,14 +254,7 @@ class AggregateResponsesVector(BatchedEnv):
         x, y, mean = self._bag
         u = self._dp(self._t - 1) if self._dp is not None else None
         released = release(y, u, clip=self.clip, epsilon=self.dp_epsilon, mode=self.dp_clip)
-        self._b += (x.transpose(-1, -2) @ y.unsqueeze(-1)).squeeze(-1)
-        self._syy += (y * y).sum(-1)
-        best = torch.empty_like(self._b)
-        with one_thread():
-            for sl in self._chunks:          # update and solve while in cache
-                self._A[sl].baddbmm_(x[sl].mT, x[sl])
-                best[sl] = min_norm_solve(self._A[sl], self._b[sl])
-        comparator = ((self._syy - (self._b * best).sum(-1)) / k).clamp_min(0.0)
+        comparator = self._comparator(x, y)
         oracle = {"loss": ((pred - y) ** 2).mean(-1), "comparator_cum_loss": comparator}
         if mean is not None:
             oracle["excess_loss"] = ((pred - mean) ** 2).mean(-1)
@@ -256,6 +263,33 @@ class AggregateResponsesVector(BatchedEnv):
         self._bag = self._draw_bag(self._t + 1)
         false = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
         return self._bag[0].to(self.dtype), reward.to(self.dtype), false, false, info
+
+
+    def _comparator(self, x: Tensor, y: Tensor) -> Tensor:
+        """The best fixed linear predictor's cumulative loss after adding the bag ``(x, y)``."""
+        k, d = self.bag_size, self.dim
+        self._b += (x.transpose(-1, -2) @ y.unsqueeze(-1)).squeeze(-1)
+        self._syy += (y * y).sum(-1)
+        if self._factor is not None:       # rank-k update of the augmented factor
+            factor_update(self._factor, torch.cat([x, y.unsqueeze(-1)], dim=-1), d + 1)
+            return self._factor[:, d, d] ** 2 / k
+        best = torch.empty_like(self._b)
+        with one_thread():
+            for sl in self._chunks:          # update and solve while in cache
+                self._A[sl].baddbmm_(x[sl].mT, x[sl])
+                best[sl] = min_norm_solve(self._A[sl], self._b[sl])
+        comparator = ((self._syy - (self._b * best).sum(-1)) / k).clamp_min(0.0)
+        if self._t >= self._next_try and factors_compiled(self.device):
+            # definite from here on (Σxxᵀ only grows); retried at growing intervals while not
+            # (collinear columns keep it singular for ever: ≤ 1/8 more factorizations)
+            self._next_try = self._t + max(1, self._t // 8)
+            with one_thread():
+                factor = definite_factor(self._A, self._b)
+            if factor is not None:
+                rss = self._syy - (factor[:, :d, d] ** 2).sum(-1)
+                factor[:, d, d] = rss.clamp_min(0.0).sqrt()
+                self._factor = factor
+        return comparator
 
 
 AggregateResponses = single_view(AggregateResponsesVector)

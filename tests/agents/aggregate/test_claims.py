@@ -170,10 +170,20 @@ def test_bag_level_regret_is_sublinear_and_a_constant_predictor_loses():
 
 
 @pytest.mark.parametrize("rho", [0.0, 0.6])
-def test_woodbury_inverse_matches_refactoring_every_bag(rho):
-    """The rank-k inverse updates stay on the exact refit over many bags."""
-    a, *_ = play({"dim": 6, "bag_size": 3}, 800, 3, rho=rho)
+@pytest.mark.parametrize("inverse", ["auto", "woodbury"])
+def test_factor_and_woodbury_updates_match_refactoring_every_bag(rho, inverse):
+    """The rank-k updates (of the augmented factor, or Woodbury's of the inverse) stay on the
+    exact refit over many bags, and on a direct solve of the normal equations."""
+    a, _, _, bags = play({"dim": 6, "bag_size": 3}, 800, 3, rho=rho, inverse=inverse)
     b, *_ = play({"dim": 6, "bag_size": 3}, 800, 3, rho=rho, inverse="refactor")
-    assert a._inv is not None and b._inv is None
+    assert (a._factor is not None) == (inverse == "auto") and b._inv is b._factor is None
+    assert (a._inv is not None) == (inverse == "woodbury")
     eye = torch.eye(6, dtype=torch.float64)
     assert torch.allclose(a.predict(eye), b.predict(eye), atol=1e-9, rtol=0)
+    m, c = torch.zeros(3, 6, 6, dtype=torch.float64), torch.zeros(3, 6, dtype=torch.float64)
+    for x, y in bags:
+        xbar = x.mean(1, keepdim=True)
+        m += 3 * xbar.mT @ xbar + rho * (x - xbar).mT @ (x - xbar)
+        c += 3 * xbar.squeeze(1) * y.unsqueeze(-1)
+    direct = torch.linalg.solve(m, c)
+    assert torch.allclose(a.predict(eye), direct, atol=1e-8 * float(direct.abs().max()), rtol=0)

@@ -24,7 +24,7 @@ ACT = gym.spaces.Box(-np.inf, np.inf, (4,), dtype=np.float64)
     ({"lr": 0.0}, "lr must be"),
     ({"steps_per_bag": 0}, "steps_per_bag must be an integer >= 1"),
     ({"hidden": ()}, "hidden must be a non-empty sequence"),
-    ({"inverse": "lu"}, "inverse must be 'woodbury' or 'refactor'"),
+    ({"inverse": "lu"}, "inverse must be 'auto', 'woodbury' or 'refactor'"),
 ])
 def test_bad_hyperparameters_are_one_line(kwargs, match):
     with pytest.raises(ValueError, match=match):
