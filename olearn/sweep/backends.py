@@ -142,6 +142,16 @@ def _die_with_parent(parent: int) -> None:
 
 
 # ---------------------------------------------------------------------------- Ray
+def ray_module() -> Any:
+    """``ray``, or a one-line error saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise UsageError("the ray backend needs Ray: pip install \"olearn[distributed]\"") \
+            from None
+    return ray
+
+
 def run_ray(payloads: list[Payload], *, address: str | None, workers: int, threads: int,
             on_start: Callable[[Payload], None], on_done: OnDone) -> None:
     """Run ``payloads`` as Ray tasks of ``threads`` CPUs each (and one GPU for a cuda spec).
@@ -151,12 +161,9 @@ def run_ray(payloads: list[Payload], *, address: str | None, workers: int, threa
     down at the end. Workers write their results to the sweep directory, which must be a path
     every node sees (a shared filesystem); only the small result dict comes back.
     """
-    try:
-        import ray
-        from ray.exceptions import RayError
-    except ImportError:
-        raise UsageError("the ray backend needs Ray: pip install \"olearn[distributed]\"") \
-            from None
+    ray = ray_module()
+    from ray.exceptions import RayError
+
     from olearn.sweep.task import run_task
 
     started_here = not ray.is_initialized()

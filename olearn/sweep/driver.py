@@ -72,6 +72,11 @@ def run_sweep(base: dict[str, Any], grid: dict[str, list[Any]], *, out: str | Pa
         raise UsageError(f"--backend must be 'local' or 'ray', got {backend!r}")
     if address is not None and backend != "ray":
         raise UsageError("--address is for --backend ray; add --backend ray")
+    plan(1, workers)   # a bad --workers fails before anything is written
+    if backend == "ray":
+        from olearn.sweep.backends import ray_module
+
+        ray_module()
     grid = _grid.check_grid(grid)
     tasks = _grid.expand(base, grid)
     _grid.validate(tasks)
@@ -94,7 +99,8 @@ def run_sweep(base: dict[str, Any], grid: dict[str, list[Any]], *, out: str | Pa
                       key=lambda t: -t.cost())
         sweepdir.write_index(out, result.rows, keys)
         n, threads = plan(len(todo), workers)
-        payloads = [{"out": str(out / t.name), "log": str(out / "logs" / f"{t.name}.log"),
+        here = out.resolve()   # workers (Ray's included) may run in another directory
+        payloads = [{"out": str(here / t.name), "log": str(here / "logs" / f"{t.name}.log"),
                      "spec": t.spec, "threads": threads} for t in todo]
         progress = _Progress(len(tasks), len(tasks) - len(todo), enabled=not quiet)
 

@@ -25,17 +25,20 @@ def _definition(out: str | Path) -> tuple[list[str], list[dict[str, Any]]]:
     return [k for k, _ in d["grid"]], d["tasks"]
 
 
-def load_sweep(out: str | Path) -> pl.LazyFrame:
+def load_sweep(out: str | Path, *, complete: bool = False) -> pl.LazyFrame:
     """Every task's trace as one LazyFrame, with ``task`` and a column per grid key.
 
     Tasks not run yet are absent; tasks not complete load what they wrote, with one
-    :class:`~olearn.trace.IncompleteRunWarning` naming them.
+    :class:`~olearn.trace.IncompleteRunWarning` naming them (or, with ``complete``, are left
+    out: summaries compare configurations at the same round).
     """
     keys, tasks = _definition(out)
     frames, incomplete = [], []
     for t in tasks:
         d = Path(out) / t["task"]
         if not any((d / "trace").glob("agent=*/part-*.parquet")):
+            continue
+        if complete and sweepdir.task_status(d) != "complete":
             continue
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", IncompleteRunWarning)
@@ -45,7 +48,8 @@ def load_sweep(out: str | Path) -> pl.LazyFrame:
         lits = [pl.lit(_scalar(t["values"][k])).alias(k) for k in keys]
         frames.append(frame.with_columns(pl.lit(t["task"]).alias("task"), *lits))
     if not frames:
-        raise OlearnError(f"sweep {out} has no task with a trace yet; run it with "
+        raise OlearnError(f"sweep {out} has no {'complete ' if complete else ''}task with a "
+                          "trace yet; run it with "
                           f"olearn sweep SPEC --out {out} --resume")
     if incomplete:
         warnings.warn(f"sweep {out}: {len(incomplete)} task(s) not complete "
@@ -85,7 +89,7 @@ def final_by_config(out: str | Path, *, at: int | None = None, pool: tuple[str, 
     that define a configuration.
     """
     keys, _ = _definition(out)
-    lf = load_sweep(out)
+    lf = load_sweep(out, complete=True)
     first = dict(sweepdir.read_definition(out)["grid"])
     for k in fix:
         lf = lf.filter(pl.col(k) == _scalar(first[k][0]))
@@ -128,7 +132,8 @@ def best(out: str | Path) -> pl.DataFrame:
     labels = [a.get("label", "") for a in sweepdir.read_definition(out)["base"]["agents"]]
     config = [k for k in keys if k != "seed"]
     frames = []
-    for agent in load_sweep(out).select(pl.col("agent").unique()).collect()["agent"].sort():
+    agents = load_sweep(out, complete=True).select(pl.col("agent").unique()).collect()
+    for agent in agents["agent"].sort():
         other = tuple(k for k in keys if k != "seed" and not relevant(k, agent, labels))
         table, cols = final_by_config(out, pool=("seed",), fix=other)
         row = table.filter(pl.col("agent") == agent).sort("mean").head(1)
