@@ -1,0 +1,82 @@
+"""Sweep throughput: 36 small tasks on the local pool (2 workers) and on Ray, against running
+the same tasks one after another in one process.
+
+Each task is LinUCB and ε-greedy on a 5-arm, 10-dim linear bandit (T = 2,000, R = 8): a grid
+of 6 LinUCB α × 6 seeds. The sequential baseline calls ``olearn.simulate`` for each task in this
+process (imports paid once, before the clock starts); the pool and Ray rows time
+``olearn.sweep.run_sweep`` end to end (validation, worker start-up, index writes included).
+Overhead per task = (wall × slots − Σ task seconds) / tasks, where the task seconds are the
+ones the sequential baseline measured.
+
+    python benchmarks/sweep.py               # local pool and sequential
+    python benchmarks/sweep.py --ray         # also Ray (pip install "olearn[distributed]")
+    python benchmarks/sweep.py --tasks 12    # fewer tasks (6 α × tasks/6 seeds)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+
+BASE = {"name": "bench-sweep", "horizon": 2000, "replicates": 8, "device": "cpu",
+        "record": {"log": 50},
+        "env": {"id": "olearn/ContextualBandit-v0", "kwargs": {"arms": 5, "dim": 10}},
+        "agents": [{"label": "linucb", "id": "olearn/LinUCB-v0"},
+                   {"label": "egreedy", "id": "olearn/EpsilonGreedy-v0"}]}
+ALPHAS = [0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
+
+
+def grid(tasks: int) -> dict[str, list[object]]:
+    return {"agents.linucb.kwargs.alpha": ALPHAS, "seed": list(range(max(1, tasks // 6)))}
+
+
+def sequential(tasks: int) -> tuple[float, float]:
+    import olearn
+    from olearn.sweep.grid import expand
+
+    todo = expand(BASE, grid(tasks))
+    olearn.simulate(todo[0].spec, out=tempfile.mkdtemp() + "/warm", quiet=True)  # imports, JIT
+    start = time.perf_counter()
+    for task in todo:
+        olearn.simulate(task.spec, out=tempfile.mkdtemp() + "/run", quiet=True)
+    wall = time.perf_counter() - start
+    return wall, wall
+
+
+def swept(tasks: int, backend: str, workers: int) -> float:
+    from olearn.sweep import run_sweep
+
+    start = time.perf_counter()
+    result = run_sweep(BASE, grid(tasks), out=tempfile.mkdtemp() + "/sweep", backend=backend,
+                       workers=workers, quiet=True)
+    wall = time.perf_counter() - start
+    assert not result.failed, result.failed
+    return wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", type=int, default=36)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--ray", action="store_true", help="also time the Ray backend")
+    args = parser.parse_args()
+    n = 6 * max(1, args.tasks // 6)
+    print(f"# {platform.machine()} {os.cpu_count()} cores, {platform.python_version()}; "
+          f"{n} tasks of T = {BASE['horizon']}, R = {BASE['replicates']}, 2 agents")
+    seq_wall, busy = sequential(n)
+    print(f"sequential (one process)  {seq_wall:7.1f} s   1.00x   ({seq_wall / n:.2f} s/task)")
+    rows = [("local pool", "local", args.workers)]
+    if args.ray:
+        rows.append(("ray (local)", "ray", args.workers))
+    for name, backend, workers in rows:
+        wall = swept(n, backend, workers)
+        overhead = (wall * workers - busy) / n
+        print(f"{name:12s} {workers} workers {wall:7.1f} s   {seq_wall / wall:.2f}x   "
+              f"overhead {overhead:+.2f} s/task")
+
+
+if __name__ == "__main__":
+    main()
