@@ -7,6 +7,7 @@ A run directory holds only what olearn wrote::
     OUT/spec.toml, OUT/meta.json, OUT/error.log, OUT/regret.png
     OUT/trace/agent=<label>/part-NNNNN.parquet
     OUT/checkpoints/<label>.pt
+    OUT/agents/<label>.pt       the trained agent, saved when it finishes (olearn.load_agent)
 
 ``--force`` removes a directory only when it carries the marker and nothing olearn did not
 write; the lock is an ``flock`` on ``OUT/.lock``, so a killed run releases it and a second
@@ -31,7 +32,9 @@ __all__ = ["FORMAT", "LOCK", "MARKER", "RunLock", "foreign_entries", "holder", "
 MARKER = ".olearn-run"
 LOCK = ".lock"
 FORMAT = 1
-_TOP = {MARKER, LOCK, "spec.toml", "meta.json", "error.log", "regret.png", "trace", "checkpoints"}
+_TOP = {MARKER, LOCK, "spec.toml", "meta.json", "error.log", "regret.png", "trace", "checkpoints",
+        "agents"}
+_PICKLES = ("checkpoints", "agents")
 
 
 class RunLockedError(UsageError):
@@ -115,7 +118,7 @@ def foreign_entries(out: Path) -> list[str]:
     bad: list[str] = []
     for p in sorted(out.iterdir()):
         name = p.name.removesuffix(".tmp")
-        if name not in _TOP or (name in ("trace", "checkpoints") and not p.is_dir()):
+        if name not in _TOP or (name in ("trace", *_PICKLES) and not p.is_dir()):
             bad.append(p.name)
         elif p.name == "trace":
             for d in sorted(p.iterdir()):
@@ -125,8 +128,8 @@ def foreign_entries(out: Path) -> list[str]:
                 bad += [f"trace/{d.name}/{f.name}" for f in sorted(d.iterdir())
                         if not (f.name.startswith("part-") and f.name.removesuffix(".tmp")
                                 .endswith(".parquet") and f.is_file())]
-        elif p.name == "checkpoints":
-            bad += [f"checkpoints/{f.name}" for f in sorted(p.iterdir())
+        elif p.name in _PICKLES:
+            bad += [f"{p.name}/{f.name}" for f in sorted(p.iterdir())
                     if not (f.is_file() and f.name.removesuffix(".tmp").endswith(".pt"))]
     return bad
 

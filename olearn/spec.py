@@ -26,10 +26,12 @@ _LABEL = re.compile(r"^[A-Za-z0-9_.+-]+$")
 
 @dataclass
 class RecordSpec:
-    """Which rounds are recorded: ``every`` k-th round, or ``log`` log-spaced points (T always)."""
+    """Which rounds are recorded: ``every`` k-th round, or ``log`` log-spaced points, plus the
+    rounds listed in ``at`` (a table that names R(1000) records round 1000); T always."""
 
     every: int | None = 1
     log: int | None = None
+    at: list[int] | None = None
     chunk: int | None = None  # rows per replicate per Parquet part; None = automatic
 
 
@@ -151,6 +153,15 @@ class RunSpec:
             _int(r.log, "record.log", 2)
         if r.chunk is not None:
             _int(r.chunk, "record.chunk", 1)
+        if r.at is not None:
+            if not isinstance(r.at, list):
+                raise SpecError(f"record.at must be a list of rounds, e.g. [1000, 4000], "
+                                f"got {r.at!r}")
+            for t in r.at:
+                _int(t, "every round in record.at", 1)
+                if t > self.horizon:
+                    raise SpecError(f"record.at lists round {t}, past the horizon "
+                                    f"({self.horizon}); list rounds from 1 to {self.horizon}")
         if not isinstance(self.env.id, str) or not self.env.id:
             raise SpecError(f"env.id must be a non-empty string, got {self.env.id!r}")
         if not isinstance(self.env.kwargs, dict):

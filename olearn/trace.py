@@ -51,7 +51,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,8 +76,10 @@ costs 35 µs of CPU a round against 60–80 µs for polars' default (3), for fil
 the writer shares the cores with the simulation, so its CPU is the simulation's."""
 
 
-def schedule(horizon: int, *, every: int | None = None, log: int | None = None) -> np.ndarray:
-    """The rounds to record: every ``every``-th round, or ``log`` log-spaced rounds; T always.
+def schedule(horizon: int, *, every: int | None = None, log: int | None = None,
+             at: Sequence[int] | None = None) -> np.ndarray:
+    """The rounds to record: every ``every``-th round, or ``log`` log-spaced rounds, plus the
+    rounds in ``at``; T always.
 
     ``log = N`` records exactly ``min(N, T)`` distinct rounds from 1 to T: the rounded points
     of ``T^(i/(N−1))``, each moved up to one past its predecessor where rounding makes two
@@ -89,7 +91,12 @@ def schedule(horizon: int, *, every: int | None = None, log: int | None = None) 
     [1, 10, 100, 1000]
     >>> len(schedule(5000, log=500)), schedule(20, log=20).tolist() == list(range(1, 21))
     (500, True)
+    >>> schedule(1000, log=4, at=[50, 100]).tolist()
+    [1, 10, 50, 100, 1000]
     """
+    if at:
+        base = schedule(horizon, every=every, log=log)
+        return np.union1d(base, np.asarray(at, dtype=np.int64))
     if log is not None:
         n = min(log, horizon)
         target = np.round(np.logspace(0, np.log10(horizon), n)).astype(np.int64)
