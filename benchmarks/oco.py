@@ -8,6 +8,10 @@ one batched over the R replicates as (R, d) arrays, one a plain single-replicate
 
     python benchmarks/oco.py            # full size (about a minute)
     python benchmarks/oco.py --quick    # T = 1000, same rates
+    python benchmarks/oco.py --quick --repeat 3   # contenders interleaved, medians
+
+olearn runs once per stream kind (``rng``: ``portable``, the CPU default, per-replicate
+seeded blocks; ``fast``, Philox made where it is used; see ``olearn.seeding``).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import tempfile
 import time
 
@@ -25,16 +30,19 @@ D, SIGMA = 100, 0.1
 
 
 def bench_olearn(replicates: int, horizon: int, threads: int,
-                 noise: str = "gaussian", device: str = "cpu") -> tuple[float, float]:
+                 noise: str = "gaussian", device: str = "cpu",
+                 rng: str = "auto") -> tuple[float, float]:
     import olearn
+    from olearn.seeding import stream_kind
 
     spec = olearn.RunSpec.from_dict({
         "name": "bench-oco", "horizon": horizon, "replicates": replicates, "seed": 0,
-        "device": device, "threads": threads, "record": {"log": 100},
+        "device": device, "threads": threads, "record": {"log": 100}, "rng": rng,
         "env": {"id": "olearn/SEA-v0", "kwargs": {"dim": D, "sigma": SIGMA, "noise": noise}},
         "agents": [{"label": "oomd", "id": "olearn/OptimisticOMD-v0", "kwargs": {"G": 2.0}}]})
     start = time.perf_counter()
-    result = olearn.simulate(spec, out=tempfile.mkdtemp() + "/run", quiet=True)
+    with stream_kind(rng):   # the spec's rng, also where the runner does not enter it itself
+        result = olearn.simulate(spec, out=tempfile.mkdtemp() + "/run", quiet=True)
     elapsed = time.perf_counter() - start
     return replicates * horizon / elapsed, result.final_regret()["oomd"]
 
@@ -65,29 +73,46 @@ def main() -> None:
     p.add_argument("--replicates", type=int, default=1000)
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--device", default="cpu", help="where olearn runs (numpy stays on the CPU)")
+    p.add_argument("--rng", nargs="+", default=["portable", "fast"],
+                   help="stream kinds olearn runs with (one row each)")
+    p.add_argument("--noise", nargs="+", default=["gaussian", "uniform"])
+    p.add_argument("--repeat", type=int, default=1,
+                   help="run every contender this many times, interleaved; report medians")
     args = p.parse_args()
     horizon = 1000 if args.quick else 10000
     r = args.replicates
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"torch {torch.__version__} ({args.threads} threads), numpy {np.__version__}")
     print(f"d = {D}, linear SEA losses, sigma = {SIGMA}, R = {r}, T = {horizon}\n")
-    rows = []
     if args.device != "cpu":
         print(f"olearn device: {args.device} ({torch.cuda.get_device_name()})")
-    rate, reg = bench_olearn(r, horizon, args.threads, device=args.device)
-    rows.append((f"olearn OptimisticOMD-v0 (simulate, R={r}, Gaussian noise)", rate, reg))
-    rate, reg = bench_olearn(r, horizon, args.threads, noise="uniform", device=args.device)
-    rows.append((f"olearn OptimisticOMD-v0 (simulate, R={r}, uniform noise)", rate, reg))
-    rate, reg = bench_numpy(r, horizon)
-    rows.append((f"numpy OGD, batched (R={r})", rate, reg))
-    rate, reg = bench_numpy(1, horizon)
-    rows.append(("numpy OGD, one replicate (R=1)", rate, reg))
-    base = rows[2][1]
+    contenders = [(f"olearn OptimisticOMD-v0 (simulate, R={r}, {noise} noise, rng={rng})",
+                   lambda noise=noise, rng=rng: bench_olearn(r, horizon, args.threads, noise,
+                                                             args.device, rng))
+                  for noise in args.noise for rng in args.rng]
+    numpy_row = f"numpy OGD, batched (R={r})"
+    contenders += [(numpy_row, lambda: bench_numpy(r, horizon)),
+                   ("numpy OGD, one replicate (R=1)", lambda: bench_numpy(1, horizon))]
+    rates: dict[str, list[float]] = {name: [] for name, _ in contenders}
+    regret: dict[str, float] = {}
+    for _ in range(args.repeat):
+        for name, fn in contenders:
+            rate, regret[name] = fn()
+            rates[name].append(rate)
+    base = statistics.median(rates[numpy_row])
     print("| contender | replicate-rounds/s | × numpy batched | mean final regret |")
     print("|---|---|---|---|")
-    for name, rate, reg in rows:
-        print(f"| {name} | {rate:,.0f} | {rate / base:.2f} | {reg:.1f} |")
-
+    for name, _ in contenders:
+        rate = statistics.median(rates[name])
+        print(f"| {name} | {rate:,.0f} | {rate / base:.2f} | {regret[name]:.1f} |")
+    if args.repeat > 1:
+        print("\nevery repeat, in run order:")
+        for name, _ in contenders:
+            print(f"  {name}: " + " / ".join(f"{x:,.0f}" for x in rates[name]))
+        print("paired with the same repeat's batched numpy loop:")
+        for name, _ in contenders[:-2]:
+            ratios = [a / b for a, b in zip(rates[name], rates[numpy_row], strict=True)]
+            print(f"  {name}: " + " / ".join(f"{x:.2f}" for x in ratios))
 
 if __name__ == "__main__":
     main()

@@ -11,7 +11,7 @@ from gymnasium import spaces
 from torch import Tensor
 
 from olearn.envs.oco.sea_losses import FAMILIES, make_family
-from olearn.seeding import draw, stream
+from olearn.seeding import draw, resolve_kind, stream
 from olearn.spaces import Domain
 from olearn.validation import check_choice
 from olearn.vector import BatchedEnv, single_view
@@ -206,10 +206,13 @@ class SEAVector(BatchedEnv):
             self._plane = (u, v / v.norm(dim=-1, keepdim=True))
         # per-round streams of the kind in force (olearn.seeding.stream): portable blocks, or
         # Philox made where they are used; the one-off draws above are portable in every kind
+        self._rng = resolve_kind(dev)
         self._signs = (stream(seeds, "sign", (), kind="uniform", device=dev)
                        if self.regime == "adversarial" and self.switch_every is None else None)
         kind = "normal" if self.noise == "gaussian" else "uniform"
-        self._noise = (stream(seeds, "xi", (d,), kind=kind, device=dev)
+        # fast: kept in float32, the precision it is made in (the CPU kernel reads it so)
+        f32 = {"dtype": torch.float32} if self._rng == "fast" else {}
+        self._noise = (stream(seeds, "xi", (d,), kind=kind, device=dev, **f32)
                        if self.sigma > 0 and self.regime != "rom" else None)
         self._order = (stream(seeds, "rom", (self.items,), kind="uniform", device=dev)
                        if self.regime == "rom" else None)
@@ -247,9 +250,20 @@ class SEAVector(BatchedEnv):
         """``σ z_t`` (R, dim) or ``None`` when there is no per-round Gaussian part."""
         if self._noise is None:
             return None
+        z = self._noise(t - 1).to(torch.float64)
         if self.noise == "uniform":   # U(-√3, √3): unit variance, bounded gradients
-            return (self.sigma * 2.0 * math.sqrt(3.0)) * (self._noise(t - 1) - 0.5)
-        return self.sigma * self._noise(t - 1)
+            return (self.sigma * 2.0 * math.sqrt(3.0)) * (z - 0.5)
+        return self.sigma * z
+
+    def noise_affine(self, t: int) -> tuple[Tensor | None, float, float]:
+        """``(z, a, b)`` with ``σz_t = a z + b`` and ``z`` the stream's draw as stored (float32
+        under the fast kind); ``(None, 0, 0)`` without a per-round stochastic part."""
+        if self._noise is None:
+            return None, 0.0, 0.0
+        if self.noise == "uniform":
+            a = self.sigma * math.sqrt(3.0)
+            return self._noise(t - 1), 2.0 * a, -a
+        return self._noise(t - 1), self.sigma, 0.0
 
     def pass_order(self, t: int) -> tuple[Tensor, int]:
         """ROM: the permutation (R, items) of round ``t``'s pass and the position in it."""

@@ -61,6 +61,11 @@ class _VectorFamily:
         self.prev_c = zv.clone()
         self.prev_u: Tensor | None = None
         self.var = env.sigma ** 2 * d
+        # the fused CPU round (sea_kernels.linear_round), under the fast streams only
+        self.fused = (not self.quad and env.regime != "rom" and not env.track_dynamic
+                      and dev.type == "cpu" and env._rng == "fast")
+        if self.fused:
+            self.z0 = torch.zeros(r, d, dtype=torch.float32)
         if env.regime == "rom":
             self.items = env._c.unsqueeze(1) + env.sigma * draw(seeds, "items", (env.items, d),
                                                                 device=dev)
@@ -93,8 +98,28 @@ class _VectorFamily:
         u = self.env._domain.project(s / n)
         return u, 0.5 * n * _dot(u, u) - _dot(s, u) + 0.5 * q
 
+    def _fused(self, t: int, x: Tensor) -> RoundResult:
+        from olearn.envs.oco.sea_kernels import linear_round
+
+        env = self.env
+        c = env.centre(t).contiguous()
+        z, a, b = env.noise_affine(t)
+        z = self.z0 if z is None else z.contiguous()
+        x = x.to(torch.float64).contiguous()
+        grad = torch.empty_like(x)
+        out = torch.empty(x.shape[0], 7, dtype=torch.float64)
+        linear_round(x.numpy(), c.numpy(), z.numpy(), a, b, self.s_exp.numpy(),
+                     self.s_real.numpy(), self.prev_c.numpy(), grad.numpy(), out.numpy())
+        if env.domain == "ball":
+            comp, rcomp = -env.radius * out[:, 2].sqrt(), -env.radius * out[:, 3].sqrt()
+        else:
+            comp, rcomp = out[:, 4], out[:, 5]
+        return RoundResult(out[:, 0], out[:, 1], grad, comp, rcomp, self.var, out[:, 6])
+
     def round(self, t: int, x: Tensor) -> RoundResult:
         env = self.env
+        if self.fused:
+            return self._fused(t, x)
         if env.regime == "rom":
             c_bar, v, var = self._rom(t)
         else:

@@ -173,3 +173,35 @@ def test_dynamic_oracle_linear_switching():
     # minimizer flips between -c and +c (|c| = radius = 1) at rounds 3 and 5
     assert float(info["oracle"]["path_length"][0]) == pytest.approx(4.0)
     assert float(info["oracle"]["dynamic_regret"][0]) == pytest.approx(6.0)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"dim": 5},
+    {"dim": 5, "domain": "simplex", "regime": "adversarial", "noise": "uniform"},
+    {"dim": 5, "regime": "drift", "sigma": 0.3},
+    {"dim": 5, "regime": "corrupted", "budget": 3.0, "sigma": 0.0},
+    {"dim": 5, "regime": "adversarial", "switch_every": 3, "radius": 2.0},
+])
+def test_fused_linear_round_matches_the_torch_path(kwargs):
+    """Under the fast streams the CPU linear rounds run in one compiled pass
+    (envs/oco/sea_kernels.py); the torch path on the same streams gives the same numbers up
+    to rounding, every oracle entry included."""
+    from olearn.seeding import stream_kind
+
+    def run(fused: bool) -> list[dict]:
+        with stream_kind("fast"):
+            env = SEAVector(num_envs=7, **kwargs)
+            env.reset(seed=3)
+        assert env._family.fused
+        env._family.fused = fused
+        g = torch.Generator().manual_seed(0)
+        out = []
+        for _ in range(30):
+            x = env._domain.project(torch.randn(7, 5, generator=g, dtype=F64))
+            *_, info = env.step(x)
+            out.append({**info["oracle"], **info["feedback"]})
+        return out
+
+    for a, b in zip(run(True), run(False), strict=True):
+        for key in a:
+            assert torch.allclose(a[key], b[key], rtol=1e-12, atol=1e-12), key
