@@ -21,6 +21,8 @@ from olearn.agents.oco.pieces import (
     ScaledMirror,
     make_hint,
 )
+from olearn.agents.oco.schedules import SumState
+from olearn.seeding import resolve_kind
 from olearn.types import Step
 from olearn.validation import check_choice, check_positive
 
@@ -97,6 +99,7 @@ class OptimisticOMD(OCOAgent):
     """
 
     info_keys: ClassVar[tuple[str, ...]] = ("eta",)
+    _fused = False   # set at reset (and absent from checkpoints written before it existed)
 
     def __init__(self, observation_space: gym.Space, action_space: gym.Space, *,
                  curvature: Literal["convex", "strongly_convex", "exp_concave"] = "convex",
@@ -153,17 +156,37 @@ class OptimisticOMD(OCOAgent):
                 "exp_concave": self._exp_concave}
         self._reg = pick[self.curvature]()
         self._state = self._reg.init(r, d, dev)
+        # CPU, fast kind: the Euclidean ball steps as compiled passes (omd_kernels)
+        self._fused = (self.curvature == "convex" and self.mirror == "euclidean"
+                       and self._domain.kind == "ball" and dev.type == "cpu"
+                       and resolve_kind(dev) == "fast")
 
     def act(self, obs: Any) -> tuple[Tensor, dict[str, Tensor]]:
         self._t += 1
         m = self._hint.value(self._hint_state, self._t)
         eta = self._reg.eta(self._state, self._t)
+        if self._fused:
+            from olearn.agents.oco.omd_kernels import ball_step
+
+            x = torch.empty_like(self._x_hat)
+            ball_step(self._x_hat.numpy(), m.contiguous().numpy(), eta.contiguous().numpy(),
+                      self._domain.radius, x.numpy())
+            return x, {"eta": eta, "_m": m}
         return self._reg.step(self._state, self._x_hat, m, eta), {"eta": eta, "_m": m}
 
     def update(self, step: Step) -> None:
         g = self._grad(step)
         m, own = self._own(step, "_m"), self._own(step, "eta")
         eta = own if self.delayed_step == "own" else self._reg.eta(self._state, self._t)
-        self._state = self._reg.update(self._state, g, m, own, step.action)
-        self._x_hat = self._reg.step(self._state, self._x_hat, g, eta)
+        if self._fused:
+            from olearn.agents.oco.omd_kernels import ball_update
+
+            x_hat, s = torch.empty_like(self._x_hat), torch.empty_like(self._state.s)
+            ball_update(self._x_hat.numpy(), g.contiguous().numpy(), m.contiguous().numpy(),
+                        eta.to(torch.float64).contiguous().numpy(), self._domain.radius,
+                        self._state.s.numpy(), s.numpy(), x_hat.numpy())
+            self._state, self._x_hat = SumState(self._state.ones, s), x_hat
+        else:
+            self._state = self._reg.update(self._state, g, m, own, step.action)
+            self._x_hat = self._reg.step(self._state, self._x_hat, g, eta)
         self._hint_state = self._hint.update(self._hint_state, g, m, own)

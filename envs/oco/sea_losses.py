@@ -51,6 +51,8 @@ def _dot(a: Tensor, b: Tensor) -> Tensor:
 class _VectorFamily:
     """``linear`` ⟨v, x⟩ and ``quadratic`` ½‖x − v‖² with ``v = c_t + σz`` or a ROM item."""
 
+    fused = False   # set in __init__ (and absent from checkpoints written before it existed)
+
     def __init__(self, env: Any, seeds: list[int]) -> None:
         self.env, dev, r, d = env, env.device, env.num_envs, env.dim
         self.quad = env.loss == "quadratic"

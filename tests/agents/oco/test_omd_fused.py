@@ -1,0 +1,52 @@
+"""OptimisticOMD's compiled Euclidean ball steps (agents/oco/omd_kernels.py, CPU, fast kind)
+give the torch path's numbers up to rounding."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from olearn.seeding import replicate_seeds, stream_kind
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"hint": "zero"}, {"delayed_step": "current"},
+                                    {"hint": "mean_gradient", "G": 3.0, "D": 0.5}])
+def test_fused_steps_match_the_torch_path(kwargs):
+    from olearn.agents.oco.omd import OptimisticOMD
+    from olearn.envs.oco.sea import SEAVector
+    from olearn.types import Step
+
+    def run(fused: bool) -> list[torch.Tensor]:
+        with stream_kind("fast"):
+            env = SEAVector(num_envs=5, dim=6, sigma=0.3, radius=2.0)
+            agent = OptimisticOMD(env.single_observation_space, env.single_action_space,
+                                  **kwargs)
+            obs, _ = env.reset(seed=1)
+            agent.reset(seeds=replicate_seeds(1, "agent:a", range(5)),
+                        device=torch.device("cpu"))
+        assert agent._fused
+        agent._fused = fused
+        out = []
+        for t in range(1, 60):
+            x, info = agent.act(obs)
+            obs, reward, _, _, env_info = env.step(x)
+            agent.update(Step(t=t, obs=obs, action=x, act_info=info, reward=reward,
+                              feedback=env_info["feedback"]))
+            out += [x, info["eta"]]
+        return out
+
+    for a, b in zip(run(True), run(False), strict=True):
+        assert torch.allclose(a, b, rtol=1e-11, atol=1e-12)
+
+
+def test_not_fused_under_the_portable_kind_or_off_the_ball():
+    from olearn.agents.oco.omd import OptimisticOMD
+    from olearn.envs.oco.sea import SEAVector
+
+    for domain, kind, fused in [("ball", "portable", False), ("simplex", "fast", False),
+                                ("ball", "fast", True)]:
+        env = SEAVector(num_envs=2, dim=3, domain=domain)
+        agent = OptimisticOMD(env.single_observation_space, env.single_action_space)
+        with stream_kind(kind):
+            agent.reset(seeds=[1, 2], device=torch.device("cpu"))
+        assert agent._fused is fused
