@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 from torch import Tensor
 
-__all__ = ["definite_factor", "factor_solve", "factor_update", "factors_compiled",
-           "min_norm_solve", "one_thread", "replicate_chunks"]
+__all__ = ["definite_factor", "factor_add_bags", "factor_add_instances", "factor_solve",
+           "factor_update", "factors_compiled", "min_norm_solve", "one_thread",
+           "replicate_chunks"]
 
 
 def _definite(A: Tensor, L: Tensor, info: Tensor, rtol: float) -> Tensor:  # noqa: N803
@@ -109,6 +111,48 @@ def factor_update(F: Tensor, rows: Tensor, cols: int) -> None:  # noqa: N803
         msg = "factor_update needs a contiguous float64 factor on the CPU"
         raise ValueError(msg)
     qr_update(F.numpy(), rows.to(torch.float64).contiguous().numpy(), cols)
+
+
+def _compiled_args(F: Tensor, *arrays: Tensor) -> list[Any]:  # noqa: N803
+    if not (F.is_contiguous() and factors_compiled(F.device, F.dtype)):
+        msg = "the factor updates need a contiguous float64 factor on the CPU"
+        raise ValueError(msg)
+    return [F.numpy(), *(a.to(torch.float64).contiguous().numpy() for a in arrays)]
+
+
+def factor_add_instances(F: Tensor, x: Tensor, y: Tensor) -> None:  # noqa: N803
+    """Least squares in place: add the instances ``x`` ``(R, k, d)`` with responses ``y``
+    ``(R, k)`` to the augmented factors ``F`` ``(R, d+1, d+1)`` of ``[[Σxxᵀ, Σxy], [·, Σy²]]``
+    (:func:`factor_update` with rows ``[x_i, y_i]``, built in the kernel): ``F[:, d, d]²`` is
+    the residual sum of squares of the best ``θ`` so far.
+
+    >>> x = torch.tensor([[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]], dtype=torch.float64)
+    >>> y = torch.tensor([[1.0, 1.0, 3.0]], dtype=torch.float64)
+    >>> F = torch.zeros(1, 3, 3, dtype=torch.float64)
+    >>> F[0, 0, 0] = F[0, 1, 1] = 1e-300           # a definite start (only to show the sums)
+    >>> factor_add_instances(F, x, y)
+    >>> round(float(F[0, 2, 2] ** 2), 12)            # θ = (4/3, 4/3): residuals 1/3, 1/3, 1/3
+    0.333333333333
+    """
+    from olearn.linalg_kernels import add_instances
+
+    add_instances(*_compiled_args(F, x, y))
+
+
+def factor_add_bags(F: Tensor, x: Tensor, ybar: Tensor, rho: float) -> Tensor:  # noqa: N803
+    """The interpolating estimator's closed form (papers §4.2) in place: add each replicate's
+    bag (features ``x`` ``(R, k, d)``, released mean ``ybar`` ``(R,)``) to its factor ``F``
+    ``(R, d+1, d+1)`` of ``[[S_bag + ρ·S_within, c], [cᵀ, ·]]`` (``c = Σ k·x̄ȳ``), as the rows
+    ``[x̄ + √ρ(x_i − x̄), ȳ]`` (one row ``√k·[x̄, ȳ]`` for ``ρ = 0``); returns ``θ = M⁻¹c``
+    ``(R, d)``. Compiled: per replicate the rows, the reflections and the back substitution,
+    in cache.
+    """
+    from olearn.linalg_kernels import add_bags
+
+    theta = torch.empty(F.shape[0], F.shape[-1] - 1, dtype=torch.float64)
+    f, xs, ys = _compiled_args(F, x, ybar)
+    add_bags(f, xs, ys, float(rho), theta.numpy())
+    return theta
 
 
 def factor_solve(F: Tensor) -> Tensor:  # noqa: N803

@@ -33,12 +33,67 @@ from __future__ import annotations
 import math
 
 import numba
+import numpy as np
 from numba import uint64 as U
 
-__all__ = ["back_solve", "qr_update"]
+__all__ = ["add_bags", "add_instances", "back_solve", "qr_update"]
 
 _CACHE = __name__.startswith("olearn.")
 """Cache on disk only under the olearn name (see ``olearn.agents.bandits.ridge_kernels``)."""
+
+
+@numba.njit(cache=_CACHE, nogil=True)
+def _reflect(Fr, Vr, k, cols, t, w):  # noqa: N803
+    """One replicate: ``Fr`` (m, m) becomes the factor of ``FrᵀFr + VᵀV`` for the first ``k``
+    rows of ``Vr`` (overwritten), on its first ``cols`` columns."""
+    m = U(Fr.shape[0])
+    for j in range(U(cols)):
+        x0 = Fr[j, j]
+        nrm = 0.0
+        for q in range(k):
+            nrm += Vr[q, j] * Vr[q, j]
+        if nrm == 0.0:
+            continue
+        alpha = math.sqrt(x0 * x0 + nrm)
+        if x0 > 0.0:                          # reflect away from x0 (no cancellation)
+            alpha = -alpha
+        inv = 1.0 / (x0 - alpha)
+        for q in range(k):
+            w[q] = Vr[q, j] * inv
+        tau = (alpha - x0) / alpha
+        row = Fr[j]
+        for i in range(j + U(1), m):
+            t[i] = row[i]
+        for q in range(k):
+            wq, vq = w[q], Vr[q]
+            for i in range(j + U(1), m):
+                t[i] += wq * vq[i]
+        for i in range(j + U(1), m):
+            t[i] *= tau
+        if alpha < 0.0:                       # negate row j: a positive diagonal, same FᵀF
+            Fr[j, j] = -alpha
+            for i in range(j + U(1), m):
+                row[i] = t[i] - row[i]
+        else:
+            Fr[j, j] = alpha
+            for i in range(j + U(1), m):
+                row[i] -= t[i]
+        for q in range(k):
+            wq, vq = w[q], Vr[q]
+            for i in range(j + U(1), m):
+                vq[i] -= wq * t[i]
+
+
+@numba.njit(cache=_CACHE, nogil=True, fastmath={"reassoc", "contract", "nsz"}, error_model="numpy")
+def _solve(Fr, th, d):  # noqa: N803
+    """``th = Fr[:d, :d]⁻¹ Fr[:d, d]`` (back substitution)."""
+    for jj in range(U(d)):
+        j = U(d) - U(1) - jj
+        row = Fr[j]
+        s = 0.0
+        for i in range(j + U(1), U(d)):
+            s += row[i] * th[i]
+        th[j] = (Fr[j, d] - s) / Fr[j, j]
 
 
 @numba.njit(cache=_CACHE, nogil=True)
@@ -47,59 +102,62 @@ def qr_update(F, V, cols):  # noqa: N803
     overwritten) on its first ``cols`` columns; the rows ``< cols`` of the later columns are
     carried along (an augmented column). Columns whose ``V`` entries are all zero are skipped.
     """
-    n, m, k = U(F.shape[0]), U(F.shape[1]), U(V.shape[1])
-    if n == 0:
-        return
-    t = F[0, 0].copy()                        # scratch of m and q numbers
-    w = V[0, :, 0].copy()
+    n, m = U(F.shape[0]), F.shape[1]
+    t, w = np.empty(m), np.empty(V.shape[1])
     for r in range(n):
-        Fr, Vr = F[r], V[r]
-        for j in range(U(cols)):
-            x0 = Fr[j, j]
-            nrm = 0.0
-            for q in range(k):
-                nrm += Vr[q, j] * Vr[q, j]
-            if nrm == 0.0:
-                continue
-            alpha = math.sqrt(x0 * x0 + nrm)
-            if x0 > 0.0:                      # reflect away from x0 (no cancellation)
-                alpha = -alpha
-            inv = 1.0 / (x0 - alpha)
-            for q in range(k):
-                w[q] = Vr[q, j] * inv
-            tau = (alpha - x0) / alpha
-            row = Fr[j]
-            for i in range(j + U(1), m):
-                t[i] = row[i]
-            for q in range(k):
-                wq, vq = w[q], Vr[q]
-                for i in range(j + U(1), m):
-                    t[i] += wq * vq[i]
-            for i in range(j + U(1), m):
-                t[i] *= tau
-            if alpha < 0.0:                   # negate row j: a positive diagonal, same FᵀF
-                Fr[j, j] = -alpha
-                for i in range(j + U(1), m):
-                    row[i] = t[i] - row[i]
-            else:
-                Fr[j, j] = alpha
-                for i in range(j + U(1), m):
-                    row[i] -= t[i]
-            for q in range(k):
-                wq, vq = w[q], Vr[q]
-                for i in range(j + U(1), m):
-                    vq[i] -= wq * t[i]
+        _reflect(F[r], V[r], U(V.shape[1]), cols, t, w)
 
 
-@numba.njit(cache=_CACHE, nogil=True, fastmath={"reassoc", "contract", "nsz"})
+@numba.njit(cache=_CACHE, nogil=True)
+def add_instances(F, x, y):  # noqa: N803
+    """Least squares: add the rows ``[x_i, y_i]`` (``x`` (n, k, d), ``y`` (n, k)) to the
+    augmented factors ``F`` (n, d+1, d+1), every column; ``F[r, d, d]²`` is then the residual
+    sum of squares."""
+    n, k, d = U(x.shape[0]), U(x.shape[1]), U(x.shape[2])
+    V, t, w = np.empty((k, d + U(1))), np.empty(d + U(1)), np.empty(k)
+    for r in range(n):
+        for q in range(k):
+            for i in range(d):
+                V[q, i] = x[r, q, i]
+            V[q, d] = y[r, q]
+        _reflect(F[r], V, k, d + U(1), t, w)
+
+
+@numba.njit(cache=_CACHE, nogil=True)
+def add_bags(F, x, ybar, rho, theta):  # noqa: N803
+    """The interpolating closed form: add bag ``r`` (features ``x`` (n, k, d), released mean
+    ``ybar`` (n,)) to the factor ``F[r]`` (d+1, d+1) of ``[[S_bag + ρS_within, c], [cᵀ, ·]]``
+    as the rows ``[x̄ + √ρ(x_i − x̄), ȳ]`` (one row ``√k[x̄, ȳ]`` when ``ρ = 0``), then write
+    ``θ = M⁻¹c`` to ``theta[r]``; a replicate at a time, in cache."""
+    n, k, d = U(x.shape[0]), U(x.shape[1]), U(x.shape[2])
+    V, t, w = np.empty((k, d + U(1))), np.empty(d + U(1)), np.empty(k)
+    xbar = np.empty(d)
+    sr, sk = math.sqrt(rho), math.sqrt(float(k))
+    for r in range(n):
+        for i in range(d):
+            xbar[i] = 0.0
+        for q in range(k):
+            for i in range(d):
+                xbar[i] += x[r, q, i]
+        for i in range(d):
+            xbar[i] /= float(k)
+        if rho > 0.0:
+            rows = k
+            for q in range(k):
+                for i in range(d):
+                    V[q, i] = xbar[i] + sr * (x[r, q, i] - xbar[i])
+                V[q, d] = ybar[r]
+        else:
+            rows = U(1)
+            for i in range(d):
+                V[0, i] = sk * xbar[i]
+            V[0, d] = sk * ybar[r]
+        _reflect(F[r], V, rows, d, t, w)
+        _solve(F[r], theta[r], d)
+
+
+@numba.njit(cache=_CACHE, nogil=True)
 def back_solve(F, theta, d):  # noqa: N803
     """``theta[r] = F[r, :d, :d]⁻¹ F[r, :d, d]`` for every replicate ``r``."""
     for r in range(U(F.shape[0])):
-        Fr, th = F[r], theta[r]
-        for jj in range(U(d)):
-            j = U(d) - U(1) - jj
-            row = Fr[j]
-            s = 0.0
-            for i in range(j + U(1), U(d)):
-                s += row[i] * th[i]
-            th[j] = (Fr[j, d] - s) / Fr[j, j]
+        _solve(F[r], theta[r], d)

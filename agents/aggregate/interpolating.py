@@ -20,7 +20,7 @@ from olearn.agents.aggregate.models import (
     one_thread,
     replicate_chunks,
 )
-from olearn.linalg import definite_factor, factor_solve, factor_update, factors_compiled
+from olearn.linalg import definite_factor, factor_add_bags, factors_compiled
 from olearn.types import Step
 from olearn.validation import check_choice, check_number
 
@@ -193,13 +193,13 @@ class Interpolating(BatchedAgent):
     def state_dict(self) -> dict[str, Any]:
         """The learned model, for saving beside a run (``torch.save(agent.state_dict(), p)``)."""
         if self.closed_form:
-            out = {"theta": self._theta.clone(), "c": self._c.clone()}
-            if self._factor is not None:
+            out = {"theta": self._theta.clone()}
+            if self._factor is not None:      # its last column is L⁻¹c (c no longer kept)
                 out["factor"] = self._factor.clone()
             elif self._inv is None:
-                out["gram"] = self._gram.clone()
+                out["gram"], out["c"] = self._gram.clone(), self._c.clone()
             else:
-                out["gram_inverse"] = self._inv.clone()
+                out["gram_inverse"], out["c"] = self._inv.clone(), self._c.clone()
             return out
         return {f"param{i}": p.detach().clone() for i, p in enumerate(self._net.params)}
 
@@ -217,20 +217,15 @@ class Interpolating(BatchedAgent):
         if self.closed_form:
             x = x.to(torch.float64)
             k = x.shape[1]
+            self._bags += 1
+            if self._factor is not None:      # rows, reflections and θ in one compiled pass
+                self._theta = factor_add_bags(self._factor, x, y, self.rho)
+                return
+            y = y.to(torch.float64)
             xbar = x.mean(dim=1, keepdim=True)
             # UᵀU = k·x̄x̄ᵀ + ρ·Σ_i (x_i − x̄)(x_i − x̄)ᵀ with rows U_i = x̄ + √ρ·(x_i − x̄)
             u = xbar + self.rho ** 0.5 * (x - xbar)
-            y = y.to(torch.float64)
             self._c = self._c + k * xbar.squeeze(1) * y.unsqueeze(-1)
-            self._bags += 1
-            if self._factor is not None:
-                if self.rho > 0:
-                    rows = torch.cat([u, y[:, None, None].expand(-1, k, 1)], dim=-1)
-                else:                         # k identical rows x̄: one row √k·[x̄, ỹ]
-                    rows = k ** 0.5 * torch.cat([xbar, y[:, None, None]], dim=-1)
-                factor_update(self._factor, rows, self._d)
-                self._theta = factor_solve(self._factor)
-                return
             theta = torch.empty_like(self._theta)
             with one_thread():
                 if self._inv is not None:

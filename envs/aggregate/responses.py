@@ -14,7 +14,7 @@ from olearn.envs.aggregate.data import BUNDLED, load_table
 from olearn.envs.aggregate.privacy import DP_CLIP, release
 from olearn.linalg import (
     definite_factor,
-    factor_update,
+    factor_add_instances,
     factors_compiled,
     min_norm_solve,
     one_thread,
@@ -271,7 +271,7 @@ class AggregateResponsesVector(BatchedEnv):
         self._b += (x.transpose(-1, -2) @ y.unsqueeze(-1)).squeeze(-1)
         self._syy += (y * y).sum(-1)
         if self._factor is not None:       # rank-k update of the augmented factor
-            factor_update(self._factor, torch.cat([x, y.unsqueeze(-1)], dim=-1), d + 1)
+            factor_add_instances(self._factor, x, y)
             return self._factor[:, d, d] ** 2 / k
         best = torch.empty_like(self._b)
         with one_thread():
