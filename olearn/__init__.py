@@ -37,6 +37,7 @@ _LAZY = {
     "RunResult": "olearn.runner",
     "RunSpec": "olearn.spec",
     "load": "olearn.results",
+    "load_agent": "olearn.saved",
     "make_agent": "olearn.registry",
     "make_env": "olearn.registry",
     "register_agent": "olearn.registry",

@@ -1,9 +1,13 @@
-"""Run a spec: build the env and agents, run the loop, write spec, meta and trace.
+"""Run a spec: build the env and agents, run the loop, write spec, meta, trace and agents.
 
 Crash safety: trace parts are atomic; after a flushed chunk, at most every
 ``checkpoint_seconds``, the env, agent and loop state are pickled to
 ``OUT/checkpoints/<label>.pt`` (atomically). ``resume=True`` truncates parts written after the
 checkpoint and continues; the finished trace equals an uninterrupted run's.
+
+Trained agents: an agent that finishes its horizon is pickled whole to ``OUT/agents/<label>.pt``
+(atomically; skipped with a warning if it cannot be pickled), for held-out evaluation or a warm
+start: :func:`olearn.load_agent` reads it back on the CPU.
 """
 
 from __future__ import annotations
@@ -169,6 +173,8 @@ def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | N
         spec = RunSpec.from_toml(spec)
     device = resolve_device(spec.device)
     out = Path(out) if out is not None else default_out(spec)
+    if force:
+        _clear_saved_agents(out)
     meta, existed, lock = rundir.prepare(out, spec.digest(), force=force, resume=resume)
     resuming = meta is not None
     if meta is None:
@@ -213,6 +219,37 @@ def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | N
     _write_meta(out, meta)
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
     return RunResult(out, spec, meta)
+
+
+def _clear_saved_agents(out: Path) -> None:
+    """Before ``--force``: remove ``OUT/agents/`` if it holds only the ``*.pt`` files the runner
+    writes, in a directory carrying olearn's marker, so the run directory's own check (which
+    does not list ``agents/`` yet) sees only what it knows; anything else is left for that
+    check to refuse."""
+    saved = out / "agents"
+    if not ((out / rundir.MARKER).is_file() and saved.is_dir() and not saved.is_symlink()
+            and rundir.holder(out) is None):
+        return
+    files = list(saved.iterdir())
+    if all(f.is_file() and not f.is_symlink() and f.name.removesuffix(".tmp").endswith(".pt")
+           for f in files):
+        shutil.rmtree(saved)
+
+
+def _save_agent(out: Path, label: str, agent: Any) -> None:
+    """Pickle the trained ``agent`` to ``OUT/agents/<label>.pt`` (tmp + rename); warn and skip
+    if it cannot be pickled (a plug-in holding a lambda, an open file...)."""
+    path = out / "agents" / f"{label}.pt"
+    path.parent.mkdir(exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        torch.save(agent, tmp)
+    except (TypeError, AttributeError, RuntimeError, pickle.PicklingError) as e:
+        print(f"warning: cannot save agent {label} (olearn.load_agent will not find it): {e}",
+              file=sys.stderr)
+        tmp.unlink(missing_ok=True)
+        return
+    os.replace(tmp, path)
 
 
 def _failed(e: BaseException, out: Path, meta: dict[str, Any], *, started: bool, existed: bool,
@@ -333,7 +370,7 @@ def _run_agent(spec: RunSpec, entry: Any, agent: Any, out: Path, device: torch.d
         state = LoopState.start(obs, len(ids), device)
     writer.truncate()
     rec = spec.record
-    record_at = schedule(spec.horizon, every=rec.every, log=rec.log)
+    record_at = schedule(spec.horizon, every=rec.every, log=rec.log, at=rec.at)
     rows = rec.chunk or max(1, _ROWS_PER_PART // len(ids))
     recorder = Recorder(writer, ids, rows=min(rows, len(record_at)))
     last_ckpt: list[float | None] = [time.monotonic()]  # None once a plug-in proved unpicklable
@@ -367,6 +404,7 @@ def _run_agent(spec: RunSpec, entry: Any, agent: Any, out: Path, device: torch.d
     finally:
         progress.stop()
         writer.close()
+    _save_agent(out, entry.label, agent)    # before the checkpoint goes: a crash here resumes
     ckpt.unlink(missing_ok=True)
     rate = spec.horizon / state.seconds if state.seconds > 0 else float("inf")
     return {"status": "complete", "seconds": round(state.seconds, 4),
