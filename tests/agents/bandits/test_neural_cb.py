@@ -127,19 +127,30 @@ def test_batched_replicate_equals_replicate_alone(tmp_path):
 @pytest.mark.parametrize(("reward", "rng", "margin"),
                          [("cosine", [-1.0, 1.0], 0.6), ("quadratic", [0.0, 10.0], 0.9)])
 def test_neural_igw_beats_linucb_and_uniform(tmp_path, reward, rng, margin):
-    """Papers §3.5 claim 5 on the realizable nonlinear testbed (fixed seed, 8 replicates)."""
+    """Papers §3.5 claim 5 on the realizable nonlinear testbed (fixed seed, 8 replicates).
+
+    LinUCB (a misspecified linear model) and uniform play are the weaker learners and must
+    lose. The un-perturbed variants (``perturbation="none"``, plain OGD) run alongside for the
+    perturbation claim, and it does **not** hold here: perturbed vs un-perturbed final regret
+    (mean ± 95% t-CI) is, on cosine, NeuSquareCB 261 ± 28 vs 242 ± 15 and NeuFastCB 236 ± 20
+    vs 243 ± 25; on quadratic 1646 ± 349 vs 1699 ± 218 and 1345 ± 193 vs 1493 ± 169 — the same
+    within the intervals (docs/neural_cb.md's ablation agrees). What is asserted for it is what
+    holds: the perturbation (c_p = 0.01) costs at most 25% and the un-perturbed agents beat
+    LinUCB too."""
     agents = [{"label": "uniform", "id": "olearn/Uniform-v0"},
-              {"label": "linucb", "id": "olearn/LinUCB-v0"},
-              {"label": "neusquarecb", "id": "olearn/NeuSquareCB-v0",
-               "kwargs": {"reward_range": rng, "hidden": [50]}},
-              {"label": "neufastcb", "id": "olearn/NeuFastCB-v0",
-               "kwargs": {"reward_range": rng, "hidden": [50]}}]
+              {"label": "linucb", "id": "olearn/LinUCB-v0"}]
+    for name in ("NeuSquareCB", "NeuFastCB"):
+        for suffix, extra in (("", {}), ("_off", {"perturbation": "none"})):
+            agents.append({"label": name.lower() + suffix, "id": f"olearn/{name}-v0",
+                           "kwargs": {"reward_range": rng, "hidden": [50], **extra}})
     res = olearn.simulate(_spec(reward, agents, horizon=1500, replicates=8, seed=1),
                           out=tmp_path / reward, quiet=True)
     final = res.final_regret()
     for neural in ("neusquarecb", "neufastcb"):
         assert final[neural] < margin * final["linucb"], final
         assert final[neural] < 0.6 * final["uniform"], final
+        assert final[neural + "_off"] < margin * final["linucb"], final
+        assert final[neural] < 1.25 * final[neural + "_off"], final
 
 
 def test_deepcopy_reset_restores_initial_behaviour():
