@@ -170,12 +170,24 @@ def _print_summary(out: Path) -> None:
 @click.option("--log-x", is_flag=True, help="Logarithmic round axis.")
 @click.option("--log-y", is_flag=True, help="Logarithmic regret axis.")
 @click.option("--column", default="regret", show_default=True, help="Trace column to plot.")
+@click.option("--band", type=click.Choice(["ci", "sd", "quantiles", "none"]), default="ci",
+              show_default=True, help="ci: Student-t 95% interval of the mean; sd; 10-90%.")
+@click.option("--normalize", type=click.Choice(["t", "sqrt", "log"]),
+              help="Divide by t, sqrt(t) or log(t).")
+@click.option("--include", multiple=True, metavar="AGENT", help="Only these agents.")
+@click.option("--exclude", multiple=True, metavar="AGENT", help="Leave these agents out.")
+@click.option("--slopes", is_flag=True, help="Log-log slope over the second half in the legend.")
+@click.option("--window", type=int, help="Rolling-mean window for per-round columns.")
+@click.option("--title", help="Title [env, main kwargs, T, R from the spec].")
 @click.option("--x", "x", metavar="KEY", help="Sweep: final regret against this grid key.")
 @click.option("--at", type=int, help="Sweep: the round to read instead of the last.")
 @friendly
 def plot(runs: tuple[str, ...], output: str | None, log_x: bool, log_y: bool, column: str,
-         x: str | None, at: int | None) -> None:
-    """Plot mean regret per agent with a 95% band; several RUNS overlay.
+         band: str, normalize: str | None, include: tuple[str, ...], exclude: tuple[str, ...],
+         slopes: bool, window: int | None, title: str | None, x: str | None,
+         at: int | None) -> None:
+    """Plot mean regret per agent with a named band; several RUNS overlay (one colour per
+    agent, one line style per run).
 
     For a sweep directory, --x KEY plots the final regret against a grid parameter.
     """
@@ -192,9 +204,11 @@ def plot(runs: tuple[str, ...], output: str | None, log_x: bool, log_y: bool, co
         return
     if x is not None or at is not None:
         raise UsageError("--x and --at are for sweep directories (made by olearn sweep)")
-
     path = plot_runs(list(runs), output or Path(runs[0]) / "regret.png", log_x=log_x,
-                     log_y=log_y, column=column)
+                     log_y=log_y, column=column, band=band, normalize=normalize,
+                     include=[a for i in include for a in i.split(",")] or None,
+                     exclude=[a for e in exclude for a in e.split(",")], slopes=slopes,
+                     window=window, title=title)
     click.echo(f"plot: {path}")
 
 

@@ -1,76 +1,232 @@
-"""Regret curves with matplotlib (headless): mean over replicates with a 95% t-interval band."""
+"""Regret curves with matplotlib: one colour per agent, one line style per run, a named band.
+
+:func:`regret_figure` draws into a given ``ax`` (or a new Figure, made without pyplot, so
+nothing global changes and a notebook shows the returned Figure) and returns the Figure;
+:func:`plot_runs` saves one. Cumulative columns (``regret``, ``cum_reward``, ``*_cum``,
+``*regret``) are drawn as they are; per-round columns (``propensity``, ``eta``, ``gamma``...)
+as a rolling mean over ``window`` recorded rounds per replicate, the band clipped to the range
+the column takes.
+
+Examples
+--------
+>>> import olearn, tempfile
+>>> spec = olearn.RunSpec.from_dict({"name": "doc", "horizon": 200, "replicates": 3,
+...     "env": {"id": "olearn/ContextualBandit-v0", "kwargs": {"arms": 3, "dim": 4}},
+...     "agents": [{"label": "ucb", "id": "olearn/LinUCB-v0"},
+...                {"label": "uniform", "id": "olearn/Uniform-v0"}]})
+>>> out = olearn.simulate(spec, out=tempfile.mkdtemp() + "/run", quiet=True).out
+>>> fig = regret_figure([out], normalize="sqrt", exclude=["uniform"], slopes=True)
+>>> [t.get_text().split(" (")[0] for t in fig.axes[0].get_legend().get_texts()][:1]
+['ucb']
+"""
 
 from __future__ import annotations
 
+import math
+import tomllib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 
-from olearn.errors import OlearnError
-from olearn.metrics import curve
+from olearn.errors import OlearnError, UsageError
+from olearn.metrics import mean_ci
 from olearn.trace import load
 
-__all__ = ["plot_runs"]
+__all__ = ["BANDS", "NORMALIZE", "plot_runs", "regret_figure", "summary"]
 
 FORMATS = (".png", ".svg", ".pdf")
-BAND_LABEL = "band: 95% t-interval of the mean"
+BANDS = {"ci": "95% t-interval of the mean", "sd": "± 1 standard deviation",
+         "quantiles": "10%–90% of replicates", "none": ""}
+BAND_LABEL = f"band: {BANDS['ci']}"
+NORMALIZE = {"t": "t", "sqrt": "√t", "log": "log t"}
+_STYLES = ("-", "--", ":", "-.")
 
 
-def plot_runs(runs: Sequence[str | Path], output: str | Path, *, log_x: bool = False,
-              log_y: bool = False, column: str = "regret", title: str | None = None) -> Path:
-    """Plot the mean cumulative ``column`` per agent of one or more run directories.
+def is_cumulative(column: str) -> bool:
+    """Whether a trace column accumulates over rounds (drawn as is) or is per round."""
+    return (column in ("regret", "cum_reward") or column.endswith("_cum")
+            or column.endswith("regret") or column.startswith("cum_"))
 
-    Several runs overlay; with more than one run, labels read ``run/agent``. The shaded band
-    is the Student-t 95% confidence interval of the mean over replicates
-    (:func:`olearn.metrics.mean_ci`), and the legend says so; a run with one replicate has no
-    interval and draws no band. The format follows the extension of ``output`` (PNG, SVG or
-    PDF).
+
+def _frame(run: str | Path, column: str, band: str, window: int | None) -> pl.DataFrame:
+    trace = load(run)
+    if column not in trace.collect_schema().names():
+        raise OlearnError(f"{run}: the trace has no column {column!r}")
+    c = pl.col(column)
+    lf = trace.select("agent", "replicate", "t", c.cast(pl.Float64)).drop_nulls(column)
+    if not is_cumulative(column):
+        lf = lf.sort("agent", "replicate", "t").with_columns(
+            c.rolling_mean(window_size=window or 1, min_samples=1).over("agent", "replicate"))
+    aggs = {"ci": mean_ci(column),
+            "sd": [c.mean().alias("mean"), c.std().alias("ci95"), c.count().alias("replicates")],
+            "quantiles": [c.mean().alias("mean"), c.quantile(0.1).alias("lo"),
+                          c.quantile(0.9).alias("hi"), c.count().alias("replicates")],
+            "none": [c.mean().alias("mean"), c.count().alias("replicates")]}[band]
+    df = lf.group_by("agent", "t").agg(aggs).sort("agent", "t").collect()
+    if "ci95" in df.columns:
+        df = df.with_columns(lo=pl.col("mean") - pl.col("ci95"), hi=pl.col("mean") + pl.col("ci95"))
+    if not is_cumulative(column):   # a band never leaves the values the column takes
+        lo, hi = lf.select(c.min().alias("lo"), c.max().alias("hi")).collect().row(0)
+        if "lo" in df.columns and lo is not None:
+            df = df.with_columns(pl.col("lo").clip(lo, hi), pl.col("hi").clip(lo, hi))
+    return df
+
+
+def _spec(run: str | Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads((Path(run) / "spec.toml").read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+
+
+def titles(runs: Sequence[str | Path]) -> tuple[str, list[str]]:
+    """The figure's title (env id, the kwargs and T, R the runs share) and each run's label
+    (its directory name and what differs).
+
+    >>> titles([])
+    ('', [])
     """
-    output = Path(output)
-    if output.suffix.lower() not in FORMATS:
-        msg = f"plot output must end in one of {', '.join(FORMATS)}, got {output.name!r}"
-        raise OlearnError(msg)
-    import matplotlib
+    specs = [_spec(r) for r in runs]
+    fields = []
+    for spec in specs:
+        env = spec.get("env", {})
+        f = {"env": str(env.get("id", "?")).rsplit("/", 1)[-1].rsplit(":", 1)[-1]}
+        f |= {k: v for k, v in list(env.get("kwargs", {}).items())[:6]}
+        f |= {"T": f"{spec.get('horizon', 0):,}", "R": spec.get("replicates", 1)}
+        fields.append(f)
+    if not fields:
+        return "", []
+    shared = {k: v for k, v in fields[0].items() if all(f.get(k) == v for f in fields)}
+    kw = ", ".join(f"{k}={v}" for k, v in shared.items() if k not in ("env", "T", "R"))
+    title = shared.get("env", "") + (f"({kw})" if kw else "")
+    title += "".join(f", {k} = {shared[k]}" for k in ("T", "R") if k in shared)
+    labels = []
+    for run, f in zip(runs, fields, strict=True):
+        diff = ", ".join(f"{k}={v}" for k, v in f.items() if k not in shared)
+        labels.append(Path(run).name + (f" ({diff})" if diff else ""))
+    return title, labels
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
-    banded = False
+def _slope(t: np.ndarray, m: np.ndarray) -> float:
+    """Least-squares slope of log m against log t over the second half of the rounds."""
+    keep = (t >= t.max() / 2) & (m > 0)
+    if keep.sum() < 2:
+        return math.nan
+    return float(np.polyfit(np.log(t[keep]), np.log(m[keep]), 1)[0])
+
+
+def regret_figure(runs: Sequence[str | Path], *, ax: Any = None, column: str = "regret",
+                  band: str = "ci", normalize: str | None = None,
+                  include: Sequence[str] | None = None, exclude: Sequence[str] = (),
+                  log_x: bool = False, log_y: bool = False, slopes: bool = False,
+                  window: int | None = None, title: str | None = None) -> Any:
+    """Mean ``column`` per agent over replicates, for one or more run directories.
+
+    Args:
+        runs: run directories; several overlay, one line style each.
+        ax: matplotlib axes to draw into (default: a new Figure).
+        band: ``ci`` (Student-t 95% interval of the mean), ``sd``, ``quantiles`` (10–90%),
+            or ``none``; the legend names it. One replicate has no ``ci`` band.
+        normalize: ``t``, ``sqrt`` or ``log``: divide by t, √t or log t (from t = 2), so
+            sublinear curves compare by eye.
+        include / exclude: agent labels to keep / drop.
+        slopes: put each curve's log-log slope over its second half in the legend.
+        window: rolling-mean window (recorded rounds) for per-round columns
+            [about a 50th of the rounds].
+
+    Returns:
+        The matplotlib Figure.
+    """
+    if band not in BANDS:
+        raise UsageError(f"band must be one of {', '.join(BANDS)}, got {band!r}")
+    if normalize is not None and normalize not in NORMALIZE:
+        raise UsageError(f"normalize must be one of {', '.join(NORMALIZE)}, got {normalize!r}")
+    frames = {}
     for run in runs:
-        trace = load(run)
-        if column not in trace.collect_schema().names():
-            msg = f"{run}: the trace has no column {column!r}"
-            raise OlearnError(msg)
-        df = curve(trace, column).collect()
-        for (agent,), part in df.group_by("agent", maintain_order=True):
-            label = agent if len(runs) == 1 else f"{Path(run).name}/{agent}"
-            t, m = part["t"].to_numpy(), part["mean"].to_numpy()
-            ci = part["ci95"].cast(pl.Float64).fill_null(float("nan")).to_numpy()
-            (line,) = ax.plot(t, m, label=label, lw=1.6)
-            if np.isfinite(ci).any():      # one replicate: no interval, no band
-                ax.fill_between(t, m - ci, m + ci, color=line.get_color(), alpha=0.2, lw=0)
-                banded = True
+        probe = load(run).select(pl.col("t").max()).collect().item() or 1
+        frames[run] = _frame(run, column, band, window or max(1, int(probe) // 50))
+    order = [a.get("label") for r in runs for a in _spec(r).get("agents", [])]
+    agents = sorted(dict.fromkeys(a for df in frames.values() for a in df["agent"].unique(
+        maintain_order=True)), key=lambda a: order.index(a) if a in order else len(order))
+    for who in [*(include or ()), *exclude]:
+        if who not in agents:
+            raise UsageError(f"no agent {who!r} with {column!r} values in these runs; agents: "
+                             f"{', '.join(agents)}")
+    agents = [a for a in agents if (include is None or a in include) and a not in exclude]
+    if ax is None:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(7, 4.5), dpi=120)
+        ax = fig.subplots()
+    else:
+        fig = ax.figure
+    colors = {a: f"C{i % 10}" for i, a in enumerate(agents)}
+    heading, run_labels = titles(runs)
+    banded = False
+    for i, df in enumerate(frames.values()):
+        style = _STYLES[i % len(_STYLES)]
+        for agent in agents:
+            part = df.filter(pl.col("agent") == agent)
+            if part.is_empty():
+                continue
+            t = part["t"].to_numpy().astype(float)
+            scale = _scale(t, normalize)
+            keep = np.isfinite(scale)
+            t, scale = t[keep], scale[keep]
+            m = part["mean"].to_numpy()[keep] / scale
+            label = str(agent) if len(runs) == 1 else f"{agent} · {run_labels[i]}"
+            if slopes:
+                label += f" (slope {_slope(t, part['mean'].to_numpy()[keep]):.2f})"
+            ax.plot(t, m, color=colors[agent], ls=style, lw=1.6, label=label)
+            if band != "none":
+                lo = part["lo"].cast(pl.Float64).fill_null(np.nan).to_numpy()[keep] / scale
+                hi = part["hi"].cast(pl.Float64).fill_null(np.nan).to_numpy()[keep] / scale
+                if np.isfinite(lo).any():
+                    ax.fill_between(t, lo, hi, color=colors[agent], alpha=0.18, lw=0)
+                    banded = True
     if log_x:
         ax.set_xscale("log")
     if log_y:
-        ax.set_yscale("log", nonpositive="mask")  # rounds with regret <= 0 are not drawn
+        ax.set_yscale("log", nonpositive="mask")  # rounds with values <= 0 are not drawn
     ax.set_xlabel("round t")
-    ax.set_ylabel(f"cumulative {column}" if column == "regret" else column)
-    ax.set_title(title or ", ".join(Path(r).name for r in runs), fontsize=10)
+    what = f"cumulative {column}" if column == "regret" else column
+    if not is_cumulative(column):
+        what += " (rolling mean)"
+    ax.set_ylabel(what + (f" / {NORMALIZE[normalize]}" if normalize else ""))
+    ax.set_title(title or heading, fontsize=9)
     ax.grid(alpha=0.3)
     handles, _ = ax.get_legend_handles_labels()
     if banded:
         from matplotlib.patches import Patch
 
-        handles.append(Patch(color="0.5", alpha=0.3, lw=0, label=BAND_LABEL))
+        handles.append(Patch(color="0.5", alpha=0.3, lw=0, label=f"band: {BANDS[band]}"))
     ax.legend(handles=handles, fontsize=8)
     fig.tight_layout()
+    return fig
+
+
+def _scale(t: np.ndarray, normalize: str | None) -> np.ndarray:
+    if normalize is None:
+        return np.ones_like(t)
+    if normalize == "t":
+        return t
+    if normalize == "sqrt":
+        return np.sqrt(t)
+    return np.where(t >= 2, np.log(np.maximum(t, 2)), np.nan)
+
+
+def plot_runs(runs: Sequence[str | Path], output: str | Path, **kwargs: Any) -> Path:
+    """Save :func:`regret_figure` of ``runs`` to ``output`` (PNG, SVG or PDF by extension)."""
+    output = Path(output)
+    if output.suffix.lower() not in FORMATS:
+        msg = f"plot output must end in one of {', '.join(FORMATS)}, got {output.name!r}"
+        raise OlearnError(msg)
+    fig = regret_figure(runs, **kwargs)
     output.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(output)
-    plt.close(fig)
     return output
 
 

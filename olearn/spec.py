@@ -203,6 +203,28 @@ class RunSpec:
 
         return tomli_w.dumps(self.to_dict())
 
+    def with_(self, *assignments: str, **changes: Any) -> RunSpec:
+        """A validated copy with top-level fields changed and ``key.path=value`` overrides
+        applied (the ``--set`` syntax); the spec itself is unchanged.
+
+        >>> spec = RunSpec.from_dict({"horizon": 100, "env": {"id": "olearn/SEA-v0"},
+        ...                           "agents": [{"label": "ogd", "id": "olearn/OGD-v0"}]})
+        >>> small = spec.with_("agents.ogd.kwargs.G=2", horizon=10, replicates=4)
+        >>> small.horizon, small.replicates, small.agents[0].kwargs, spec.horizon
+        (10, 4, {'G': 2}, 100)
+        """
+        data = self.to_dict()
+        def plain(v: Any) -> Any:
+            if isinstance(v, list):
+                return [plain(x) for x in v]
+            return asdict(v) if hasattr(v, "__dataclass_fields__") else v
+
+        for key, value in changes.items():
+            data[key] = plain(value)
+        for assignment in assignments:
+            apply_override(data, assignment)
+        return RunSpec.from_dict(data)
+
     @property
     def replicate_ids(self) -> list[int]:
         return list(range(self.first_replicate, self.first_replicate + self.replicates))

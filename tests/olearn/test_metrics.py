@@ -80,21 +80,14 @@ def test_summary_prints_t_interval_or_na(tmp_path, replicates):
 
 
 @pytest.mark.parametrize("replicates", [1, 4])
-def test_plot_band_is_labelled_and_absent_for_one_replicate(tmp_path, monkeypatch, replicates):
-    import matplotlib.pyplot as plt
+def test_plot_band_is_labelled_and_absent_for_one_replicate(tmp_path, replicates):
+    from olearn.plot import BAND_LABEL, regret_figure
 
-    from olearn.plot import BAND_LABEL, plot_runs
-
-    figures = []
-    monkeypatch.setattr(plt, "close", figures.append)
     out, _ = _simulate(tmp_path, replicates)
-    plot_runs([out], tmp_path / "p.png")
-    (ax,) = figures[0].axes
+    (ax,) = regret_figure([out]).axes
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     bands = [c for c in ax.collections if c.get_paths()]
     if replicates == 1:
         assert labels == ["uniform"] and not bands
     else:
         assert labels == ["uniform", BAND_LABEL] and len(bands) == 1
-    monkeypatch.undo()
-    plt.close(figures[0])

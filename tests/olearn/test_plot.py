@@ -1,0 +1,93 @@
+"""olearn.plot: drawing into a given axes, overlays, bands, normalisation, agent filters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import olearn
+from olearn.cli import main
+from olearn.errors import UsageError
+from olearn.plot import regret_figure
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("plot")
+    base = olearn.RunSpec.from_dict({
+        "name": "p", "horizon": 400, "replicates": 3, "record": {"every": 4},
+        "env": {"id": "olearn/ContextualBandit-v0", "kwargs": {"arms": 4, "dim": 5}},
+        "agents": [{"label": "ucb", "id": "olearn/LinUCB-v0"},
+                   {"label": "eps", "id": "olearn/EpsilonGreedy-v0"},
+                   {"label": "ts", "id": "olearn/LinTS-v0"}]})
+    a = olearn.simulate(base, out=tmp / "a", quiet=True).out
+    b = olearn.simulate(base.with_("env.kwargs.noise=0.5"), out=tmp / "b", quiet=True).out
+    return a, b
+
+
+def _lines(fig):
+    return {line.get_label(): line for line in fig.axes[0].get_lines()}
+
+
+def test_draws_into_the_given_axes(runs):
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    ax1, ax2 = fig.subplots(1, 2)
+    assert regret_figure([runs[0]], ax=ax2) is fig
+    assert not ax1.get_lines() and len(ax2.get_lines()) == 3
+
+
+def test_overlay_one_colour_per_agent_one_style_per_run(runs):
+    lines = _lines(regret_figure(list(runs)))
+    assert list(lines) == [f"{a} · {r}" for r in ("a", "b (noise=0.5)")
+                           for a in ("ucb", "eps", "ts")]
+    for agent in ("ucb", "eps", "ts"):
+        mine = [v for k, v in lines.items() if k.startswith(agent + " ")]
+        assert len({m.get_color() for m in mine}) == 1
+        assert len({m.get_linestyle() for m in mine}) == 2
+    fig = regret_figure(list(runs))
+    assert "noise" not in fig.axes[0].get_title() and "T = 400, R = 3" in fig.axes[0].get_title()
+
+
+def test_normalize_divides_the_mean(runs):
+    raw = _lines(regret_figure([runs[0]], include=["ucb"]))["ucb"]
+    per_t = _lines(regret_figure([runs[0]], include=["ucb"], normalize="t"))["ucb"]
+    np.testing.assert_allclose(per_t.get_ydata(), raw.get_ydata() / raw.get_xdata())
+    log = _lines(regret_figure([runs[0]], include=["ucb"], normalize="log"))["ucb"]
+    assert log.get_xdata().min() >= 2
+
+
+def test_filters_slopes_and_unknown_agents(runs):
+    labels = list(_lines(regret_figure([runs[0]], exclude=["eps"], slopes=True)))
+    assert [lab.split(" (slope")[0] for lab in labels] == ["ucb", "ts"]
+    assert all(" (slope " in lab for lab in labels)
+    with pytest.raises(UsageError, match="no agent 'zz'.*ucb"):
+        regret_figure([runs[0]], include=["zz"])
+
+
+def test_per_round_columns_are_rolling_means_inside_their_range(runs):
+    fig = regret_figure([runs[0]], column="propensity", band="sd", window=5)
+    assert set(_lines(fig)) == {"ucb", "eps"}   # LinTS reports no propensity: not listed
+    for band in fig.axes[0].collections:
+        ys = np.concatenate([p.vertices[:, 1] for p in band.get_paths()])
+        assert ys.min() >= 0.0 and ys.max() <= 1.0
+    assert "rolling mean" in fig.axes[0].get_ylabel()
+
+
+@pytest.mark.parametrize("band", ["sd", "quantiles", "none"])
+def test_every_band_is_named(runs, band):
+    texts = [t.get_text() for t in regret_figure([runs[0]], band=band).axes[0].get_legend()
+             .get_texts()]
+    assert any(t.startswith("band: ") for t in texts) == (band != "none")
+
+
+def test_cli_options(runs, tmp_path):
+    res = CliRunner().invoke(main, ["plot", str(runs[0]), str(runs[1]), "-o",
+                                    str(tmp_path / "x.svg"), "--normalize", "sqrt",
+                                    "--exclude", "eps,ts", "--slopes", "--band", "quantiles"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "x.svg").stat().st_size > 0
+    bad = CliRunner().invoke(main, ["plot", str(runs[0]), "--include", "nobody"])
+    assert bad.exit_code == 2 and "no agent 'nobody'" in bad.output
