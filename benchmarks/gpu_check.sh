@@ -20,3 +20,4 @@ timeout 150 python3 benchmarks/neural_cb.py --device cuda --replicates 1 32 1024
 if [ -f benchmarks/oco.py ]; then
   timeout 200 python3 benchmarks/oco.py --quick --device cuda --replicates ${OCO_REPLICATES:-16384} 2>&1 | tee "$OUT/oco.txt"
 fi
+timeout 90 python3 benchmarks/rng.py --device cuda --replicates 16384 --rounds 64 2>&1 | tee "$OUT/rng.txt"

@@ -9,12 +9,18 @@ process. Target: R = 32 costs at most 4x one replicate per round.
     python benchmarks/neural_cb.py                      # CPU, T = 5000, R = 1 and 32
     python benchmarks/neural_cb.py --horizon 1000       # quicker
     python benchmarks/neural_cb.py --device cuda --replicates 1 1024
+    python benchmarks/neural_cb.py --rng portable fast --repeat 3   # stream kinds, interleaved
+
+The perturbed rows run once per stream kind (``--rng``; ``auto`` = the device's default, see
+``olearn.seeding``): ``portable`` draws the perturbation's Gaussian from one seeded generator
+per replicate, ``fast`` from Philox made where it is used.
 """
 
 from __future__ import annotations
 
 import argparse
 import platform
+import statistics
 import subprocess
 import tempfile
 import time
@@ -37,14 +43,18 @@ def cpu_name() -> str:
         return platform.processor() or "unknown CPU"
 
 
-def olearn_run(replicates: int, horizon: int, device: str, kwargs: dict) -> float:
+def olearn_run(replicates: int, horizon: int, device: str, kwargs: dict,
+               rng: str = "auto") -> float:
+    from olearn.seeding import stream_kind
+
     spec = {"name": "bench-neural-cb", "horizon": horizon, "replicates": replicates, "seed": 0,
-            "device": device, "threads": 0, "record": {"every": 100},
+            "device": device, "threads": 0, "record": {"every": 100}, "rng": rng,
             "env": {"id": "olearn/ClassificationBandit-v0", "kwargs": {"dataset": "digits"}},
             "agents": [{"label": "neusquarecb", "id": "olearn/NeuSquareCB-v0", "kwargs": kwargs}]}
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        olearn.simulate(spec, out=f"{tmp}/out", quiet=True)
+        with stream_kind(rng):   # the spec's rng, also where the runner does not enter it
+            olearn.simulate(spec, out=f"{tmp}/out", quiet=True)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         return (time.perf_counter() - start) / horizon
@@ -85,6 +95,10 @@ def main() -> None:
     ap.add_argument("--replicates", type=int, nargs="+", default=[1, 32])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    ap.add_argument("--rng", nargs="+", default=["auto"],
+                    help="stream kinds of the perturbed rows (auto | portable | fast)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="every configuration this many times, interleaved; medians")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -92,17 +106,34 @@ def main() -> None:
     print(f"device: {args.device} ({dev}), torch {torch.__version__}, "
           f"threads {torch.get_num_threads()}, "
           f"T = {args.horizon}")
-    hand = hand_loop(args.horizon, args.device)
-    print(f"hand-written torch loop, R=1, no perturbation: {hand * 1e3:.3f} ms/round")
-    for label, kw in [("perturbation off", {"perturbation": "none"}),
-                      ("perturbation on (c_p=0.01, S=4)", {"c_p": 0.01, "S": 4})]:
-        base = None
+    configs = [("perturbation off", {"perturbation": "none"}, "auto")]
+    configs += [(f"perturbation on (c_p=0.01, S=4), rng={rng}", {"c_p": 0.01, "S": 4}, rng)
+                for rng in args.rng]
+    hand: list[float] = []
+    costs: dict[tuple[str, int], list[float]] = {}
+    for _ in range(args.repeat):
+        hand.append(hand_loop(args.horizon, args.device))
+        for label, kw, rng in configs:
+            for r in args.replicates:
+                costs.setdefault((label, r), []).append(
+                    olearn_run(r, args.horizon, args.device, kw, rng))
+    med = statistics.median
+    print(f"hand-written torch loop, R=1, no perturbation: {med(hand) * 1e3:.3f} ms/round")
+    r0 = args.replicates[0]
+    for label, _, _ in configs:
+        base = med(costs[(label, r0)])
         for r in args.replicates:
-            cost = olearn_run(r, args.horizon, args.device, kw)
-            base = base or cost
-            print(f"olearn NeuSquareCB {label:32s} R={r:<5d} {cost * 1e3:8.3f} ms/round  "
-                  f"{cost / base:6.2f}x R={args.replicates[0]}  "
-                  f"{r / cost:10.0f} replicate-rounds/s")
+            cost = med(costs[(label, r)])
+            print(f"olearn NeuSquareCB {label:45s} R={r:<5d} {cost * 1e3:8.3f} ms/round  "
+                  f"{cost / base:6.2f}x R={r0}  {r / cost:10.0f} replicate-rounds/s")
+        if args.repeat > 1:
+            for r in args.replicates:
+                print(f"    repeats R={r}: " + " / ".join(f"{c * 1e3:.3f}"
+                                                      for c in costs[(label, r)]) + " ms/round")
+            ratios = [b / a for a, b in zip(costs[(label, r0)], costs[(label, args.replicates[-1])],
+                                            strict=True)]
+            print(f"    paired R={args.replicates[-1]}/R={r0} per repeat: "
+                  + " / ".join(f"{x:.2f}" for x in ratios))
 
 
 if __name__ == "__main__":
