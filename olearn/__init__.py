@@ -25,10 +25,10 @@ if TYPE_CHECKING:
     from olearn.registry import make_agent as make_agent
     from olearn.registry import make_env as make_env
     from olearn.registry import register_agent as register_agent
+    from olearn.results import load as load
     from olearn.runner import RunResult as RunResult
     from olearn.runner import simulate as simulate
     from olearn.spec import RunSpec as RunSpec
-    from olearn.results import load as load
     from olearn.vector import BatchedEnv as BatchedEnv
 
 _LAZY = {

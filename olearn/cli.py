@@ -75,9 +75,11 @@ def _parse_kv(items: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--record-log", type=int, help="Record this many log-spaced rounds.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override any spec field.")
 @click.option("--plot/--no-plot", default=True, help="Write OUT/regret.png.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the summary as JSON on stdout (nothing else).")
 @friendly
 def simulate(spec: str, out: str | None, force: bool, resume: bool, quiet: bool, plot: bool,
-             sets: tuple[str, ...], **flags: Any) -> None:
+             as_json: bool, sets: tuple[str, ...], **flags: Any) -> None:
     """Run the agents of SPEC (a TOML run spec) and write the trace."""
     from olearn.runner import simulate as run
     from olearn.spec import RunSpec, apply_override, read_toml, resolve_files
@@ -87,12 +89,15 @@ def simulate(spec: str, out: str | None, force: bool, resume: bool, quiet: bool,
                         apply_override)
     resolve_files(data, Path.cwd())
     spec_obj = RunSpec.from_dict(data)
-    result = run(spec_obj, out=out, force=force, resume=resume, quiet=quiet)
+    result = run(spec_obj, out=out, force=force, resume=resume, quiet=quiet or as_json)
     plot_path = None
     if plot:
         from olearn.plot import plot_runs
 
         plot_path = plot_runs([result.out], result.out / "regret.png")
+    if as_json:
+        _echo_json(result.out)
+        return
     if not quiet:
         _print_summary(result.out)
     click.echo(f"trace: {result.out / 'trace'}")
@@ -160,7 +165,7 @@ def _print_summary(out: Path) -> None:
         half = "n/a" if ci is None or ci != ci else f"{ci:.2f}"
         table.add_row(row["agent"], t, f"{row['mean']:.2f} ± {half}",
                       str(row["replicates"]), rate)
-    Console(width=100).print(table)
+    Console().print(table)   # as wide as the terminal (80 columns when piped)
 
 
 @main.command()
@@ -240,10 +245,19 @@ def sweep(spec: str, out: str | None, backend: str, address: str | None, workers
                    grids=grids)
 
 
+def _echo_json(out: Path) -> None:
+    import json
+
+    from olearn.results import run_summary
+
+    click.echo(json.dumps(run_summary(out), indent=2))
+
+
 @main.command()
 @click.argument("run", type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="The summary as JSON on stdout.")
 @friendly
-def show(run: str) -> None:
+def show(run: str, as_json: bool) -> None:
     """Summary table of a run (final regret per agent, rounds/s, status) or of a sweep (task
     status, best configuration per agent)."""
     from olearn import rundir
@@ -252,7 +266,10 @@ def show(run: str) -> None:
     if is_sweep(run):
         from olearn.sweep import commands
 
-        commands.show(run)
+        commands.show_json(run) if as_json else commands.show(run)
+        return
+    if as_json:
+        _echo_json(Path(run))
         return
 
     meta = rundir.read_meta(run)

@@ -88,6 +88,24 @@ def show(out: str | Path, *, statuses: bool = True) -> None:
     console.print(table)
 
 
+def show_json(out: str | Path) -> None:
+    """The index (live statuses) and the best configuration per agent, as JSON."""
+    import json
+    import math
+
+    from olearn.sweep import report
+
+    def plain(v: Any) -> Any:
+        return None if isinstance(v, float) and not math.isfinite(v) else v
+
+    index = report.statuses(out)
+    tasks = [{k: plain(v) for k, v in row.items()} for row in index.iter_rows(named=True)]
+    best = ([{k: plain(v) for k, v in row.items()} for row in report.best(out).iter_rows(
+        named=True)] if (index["status"] == "complete").any() else [])
+    click.echo(json.dumps({"sweep": str(out), "tasks": tasks, "best": best}, indent=2,
+                          default=str))
+
+
 def plot(out: str | Path, x: str, output: str | Path | None, *, at: int | None,
          column: str, log_y: bool) -> Path:
     from olearn.sweep.report import plot_sweep
