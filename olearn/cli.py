@@ -89,7 +89,10 @@ def simulate(spec: str, out: str | None, force: bool, resume: bool, quiet: bool,
                         apply_override)
     resolve_files(data, Path.cwd())
     spec_obj = RunSpec.from_dict(data)
-    result = run(spec_obj, out=out, force=force, resume=resume, quiet=quiet or as_json)
+    from olearn.runner import default_out
+
+    result = run(spec_obj, out=out or default_out(spec_obj), force=force, resume=resume,
+                 quiet=quiet or as_json)
     plot_path = None
     if plot:
         from olearn.plot import plot_runs

@@ -35,6 +35,7 @@ from olearn.device import resolve_device
 from olearn.errors import OlearnError, RunFailedError, SpecError
 from olearn.loop import LoopState, run_loop, trace_schema
 from olearn.memory import check_fits
+from olearn.progress import RunProgress
 from olearn.registry import make_agent, make_env, plugin_failure, where
 from olearn.seeding import replicate_seeds
 from olearn.simulator import attach_simulators
@@ -48,7 +49,8 @@ _ROWS_PER_PART = 1 << 18  # recorded rows (replicates × rounds) per Parquet par
 
 @dataclass
 class RunResult:
-    """Where a run went and what it produced."""
+    """Where a run went and what it produced: ``trace`` (a Polars DataFrame), ``summary``
+    (final regret per agent), ``plot(ax=None)`` (a matplotlib Figure)."""
 
     out: Path
     spec: RunSpec
@@ -56,6 +58,25 @@ class RunResult:
 
     def load(self) -> pl.LazyFrame:
         return load(self.out)
+
+    @property
+    def trace(self) -> pl.DataFrame:
+        """The whole trace in memory (``load()`` for a lazy scan of a large one)."""
+        return self.load().collect()
+
+    @property
+    def summary(self) -> pl.DataFrame:
+        """Final regret per agent: mean, Student-t 95% half width ``ci95``, rounds/s."""
+        from olearn.plot import summary
+
+        return summary(self.out)
+
+    def plot(self, ax: Any = None, **kwargs: Any) -> Any:
+        """The regret curves as a matplotlib Figure (into ``ax`` if given); keywords as
+        :func:`olearn.plot.regret_figure` (``normalize``, ``band``, ``exclude``, ``slopes``...)."""
+        from olearn.plot import regret_figure
+
+        return regret_figure([self.out], ax=ax, **kwargs)
 
     def final_regret(self) -> dict[str, float]:
         """Mean cumulative regret at the last round, per agent label."""
@@ -101,42 +122,6 @@ def _versions() -> dict[str, str]:
             "gymnasium": gymnasium.__version__}
 
 
-class _Progress:
-    """A rich progress bar on a terminal; silent otherwise."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
-        self._bar: Any = None
-
-    def start(self, label: str, total: int, done: int) -> Any:
-        if not self.enabled:
-            return None
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
-
-        class _Rate(TextColumn):
-            def render(self, task: Any) -> Any:
-                from rich.text import Text
-
-                return Text(f"{task.speed or 0:,.0f} rounds/s")
-
-        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                             _Rate(""), TimeRemainingColumn(), transient=True)
-        self._bar.start()
-        task = self._bar.add_task(label, total=total, completed=done)
-        return lambda t: self._bar.update(task, completed=t)
-
-    def stop(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-            self._bar = None
-
-
 def build(spec: RunSpec, device: torch.device) -> dict[str, Any]:
     """Build the env and every agent of ``spec`` (checking every kwarg) before any round runs.
 
@@ -154,7 +139,11 @@ def build(spec: RunSpec, device: torch.device) -> dict[str, Any]:
 
 def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | None = None,
              force: bool = False, resume: bool = False, quiet: bool = False) -> RunResult:
-    """Run every agent of ``spec`` and write ``OUT/{spec.toml, meta.json, trace/}``.
+    """Run every agent of ``spec`` and write ``OUT/{spec.toml, meta.json, trace/, agents/}``.
+
+    ``spec`` is a :class:`RunSpec`, a dict or a TOML path. Without ``out`` the run goes to a
+    new temporary directory (``result.out``), so a notebook cell can be run again as it is;
+    ``olearn simulate`` on the command line uses ``runs/out/<name>-<digest>`` instead.
 
     Examples
     --------
@@ -172,9 +161,11 @@ def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | N
     elif not isinstance(spec, RunSpec):
         spec = RunSpec.from_toml(spec)
     device = resolve_device(spec.device)
-    out = Path(out) if out is not None else default_out(spec)
-    if force:
-        _clear_saved_agents(out)
+    if out is None:
+        import tempfile
+
+        out = Path(tempfile.mkdtemp(prefix=f"olearn-{spec.name}-")) / "run"
+    out = Path(out)
     meta, existed, lock = rundir.prepare(out, spec.digest(), force=force, resume=resume)
     resuming = meta is not None
     if meta is None:
@@ -188,7 +179,7 @@ def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | N
     meta["status"] = "running"
     meta.pop("error", None)
     _write_meta(out, meta)
-    progress = _Progress(not quiet)
+    progress = RunProgress(not quiet)
     cpu_threads = spec.threads if device.type == "cpu" else 0
     threads = _cpu_threads(cpu_threads)   # a cap: each compiled kernel picks its count under it
     started: list[str] = []               # labels of agents that have played a round
@@ -219,21 +210,6 @@ def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | N
     _write_meta(out, meta)
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
     return RunResult(out, spec, meta)
-
-
-def _clear_saved_agents(out: Path) -> None:
-    """Before ``--force``: remove ``OUT/agents/`` if it holds only the ``*.pt`` files the runner
-    writes, in a directory carrying olearn's marker, so the run directory's own check (which
-    does not list ``agents/`` yet) sees only what it knows; anything else is left for that
-    check to refuse."""
-    saved = out / "agents"
-    if not ((out / rundir.MARKER).is_file() and saved.is_dir() and not saved.is_symlink()
-            and rundir.holder(out) is None):
-        return
-    files = list(saved.iterdir())
-    if all(f.is_file() and not f.is_symlink() and f.name.removesuffix(".tmp").endswith(".pt")
-           for f in files):
-        shutil.rmtree(saved)
 
 
 def _save_agent(out: Path, label: str, agent: Any) -> None:
@@ -351,7 +327,7 @@ def _schema(spec: RunSpec, meta: dict[str, Any], agents: dict[str, Any],
 
 
 def _run_agent(spec: RunSpec, entry: Any, agent: Any, out: Path, device: torch.device,
-               progress: _Progress, schema: TraceSchema, started: list[str]) -> dict[str, Any]:
+               progress: RunProgress, schema: TraceSchema, started: list[str]) -> dict[str, Any]:
     ids = spec.replicate_ids
     env = make_env(spec.env.id, num_envs=len(ids), device=device, kwargs=spec.env.kwargs)
     ckpt = out / "checkpoints" / f"{entry.label}.pt"

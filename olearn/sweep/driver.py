@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from olearn.errors import UsageError
+from olearn.progress import watching
 from olearn.sweep import grid as _grid
 from olearn.sweep import sweepdir
 from olearn.sweep.task import summarize
@@ -145,7 +146,7 @@ class _Progress:
         self.enabled = enabled
         self.bar: Any = None
         self.task: Any = None
-        if enabled and sys.stderr.isatty():
+        if enabled and watching():
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
