@@ -1,0 +1,297 @@
+"""The neural contextual-bandit study under the tuning protocol of docs/tuning.md.
+
+    nice python docs/neural_cb_tune.py            # tune, write the reporting specs, report
+    nice python docs/neural_cb_tune.py --quick    # the same pipeline at toy sizes (smoke test)
+    python docs/neural_cb_tune.py --tables        # print the tables of finished runs again
+    python docs/neural_cb_tune.py --check         # the small reproducibility table only
+
+Protocol (docs/tuning.md): every agent, baselines included, has one sweep spec per testbed
+under ``runs/tune/`` (``neural_cb_<testbed>_<agent>.toml``): its own grid of 4 configurations
+on the tuning seed 1000 (R = 4 replicates, T = 600). The configuration with the lowest mean
+final regret (``olearn.sweep.report.best``, seeds and replicates pooled) is written into the
+reporting spec ``runs/neural_cb_<testbed>.toml`` (root seed 0, R = 8: replicates disjoint from
+the tuning ones), which is run and summarised as mean ± Student-t 95% interval of final regret
+(``olearn.metrics.final`` over ``olearn.load``). The numbers go to
+``docs/neural_cb_tables.json`` (what ``tests/docs/test_neural_tables.py`` compares against)
+and the markdown tables to stdout (pasted into docs/neural_cb.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+ROOT = Path(__file__).resolve().parents[1]
+TUNE_DIR = ROOT / "runs" / "tune"
+OUT = ROOT / "runs" / "out"
+TABLES_JSON = ROOT / "docs" / "neural_cb_tables.json"
+CHECK_SPEC = ROOT / "runs" / "neural_cb_check.toml"
+
+TESTBEDS: dict[str, dict[str, Any]] = {
+    # env, reward range (for the IGW agents' loss mapping), reporting horizon, title
+    "cosine": {"env": {"id": "olearn/ContextualBandit-v0",
+                       "kwargs": {"arms": 4, "dim": 5, "reward": "cosine", "noise": 0.1}},
+               "reward_range": [-1.0, 1.0], "horizon": 1500, "title": "cosine, K=4, d=5"},
+    "quadratic": {"env": {"id": "olearn/ContextualBandit-v0",
+                          "kwargs": {"arms": 4, "dim": 5, "reward": "quadratic", "noise": 0.1}},
+                  "reward_range": [0.0, 10.0], "horizon": 1500, "title": "quadratic, K=4, d=5"},
+    "wine": {"env": {"id": "olearn/ClassificationBandit-v0", "kwargs": {"dataset": "wine"}},
+             "reward_range": [0.0, 1.0], "horizon": 1500, "title": "wine, K=3"},
+}
+
+NEURAL_UCB = {"hidden": [100], "train_steps": 10, "batch_size": 64, "buffer_size": 2000,
+              "reg": 0.001, "nu": 1.0}
+# label -> (id, fixed kwargs, grid over kwargs: 4 configurations each)
+AGENTS: dict[str, tuple[str, dict[str, Any], dict[str, list[Any]]]] = {
+    "NeuFastCB": ("olearn/NeuFastCB-v0", {"hidden": [100], "c_p": 0.01, "S": 4},
+                  {"lr": [1.0, 2.0], "gamma_scale": [10.0, 100.0]}),
+    "NeuSquareCB": ("olearn/NeuSquareCB-v0", {"hidden": [100], "c_p": 0.01, "S": 4},
+                    {"lr": [0.2, 1.0], "gamma_scale": [10.0, 100.0]}),
+    "NeuralUCB": ("olearn/NeuralUCB-v0", NEURAL_UCB,
+                  {"lr": [0.01, 0.1], "train_every": [10, 1]}),
+    "NeuralTS": ("olearn/NeuralTS-v0", NEURAL_UCB,
+                 {"lr": [0.01, 0.1], "train_every": [10, 1]}),
+    "LinUCB": ("olearn/LinUCB-v0", {}, {"alpha": [0.1, 0.3, 1.0, 3.0]}),
+    "eps-greedy": ("olearn/EpsilonGreedy-v0", {}, {"epsilon": [0.01, 0.05, 0.1, 0.2]}),
+}
+IGW = ("NeuFastCB", "NeuSquareCB")
+
+TUNE = {"horizon": 600, "replicates": 4, "seeds": [1000]}
+REPORT = {"replicates": 8, "seed": 0}
+QUICK = {"tune_horizon": 200, "tune_replicates": 2, "horizon": 300, "replicates": 2}
+
+
+# ---------------------------------------------------------------------------- specs
+def tune_spec_path(testbed: str, label: str) -> Path:
+    return TUNE_DIR / f"neural_cb_{testbed}_{label}.toml"
+
+
+def write_tune_specs() -> None:
+    """(Re)write runs/tune/*.toml from the tables above (the committed files are the record)."""
+    import tomli_w
+
+    TUNE_DIR.mkdir(parents=True, exist_ok=True)
+    for testbed, tb in TESTBEDS.items():
+        for label, (aid, fixed, grid) in AGENTS.items():
+            kwargs = dict(fixed)
+            if label in IGW:
+                kwargs["reward_range"] = tb["reward_range"]
+            spec = {"name": f"tune_neural_cb_{testbed}_{label}", "horizon": TUNE["horizon"],
+                    "replicates": TUNE["replicates"], "device": "cpu", "record": {"every": 10},
+                    "env": tb["env"], "agents": [{"label": label, "id": aid, "kwargs": kwargs}],
+                    "sweep": {**{f"agents.{label}.kwargs.{k}": v for k, v in grid.items()},
+                              "seed": TUNE["seeds"]}}
+            head = (f"# Tuning sweep for {label} on {testbed} (docs/tuning.md): "
+                    f"{_n(grid)} configurations x tuning seed(s) {TUNE['seeds']}.\n"
+                    "# Run by docs/neural_cb_tune.py; alone: olearn sweep "
+                    f"{tune_spec_path(testbed, label).relative_to(ROOT)}\n")
+            tune_spec_path(testbed, label).write_text(head + tomli_w.dumps(spec))
+
+
+def _n(grid: dict[str, list[Any]]) -> int:
+    n = 1
+    for v in grid.values():
+        n *= len(v)
+    return n
+
+
+def read_tune(testbed: str, label: str, quick: bool) -> tuple[dict[str, Any], dict[str, list]]:
+    from olearn.sweep.grid import read_sweep
+
+    base, grid = read_sweep(tune_spec_path(testbed, label))
+    if quick:
+        base["horizon"], base["replicates"] = QUICK["tune_horizon"], QUICK["tune_replicates"]
+    return base, grid
+
+
+# ---------------------------------------------------------------------------- tuning
+def tune(testbed: str, label: str, out_root: Path, quick: bool, workers: int) -> dict[str, Any]:
+    """Run one agent's tuning sweep (resuming a finished one is free); return its best row."""
+    from olearn.sweep import run_sweep
+    from olearn.sweep.report import best
+
+    base, grid = read_tune(testbed, label, quick)
+    out = out_root / "tune" / f"neural_cb_{testbed}_{label}"
+    t0 = time.time()
+    res = run_sweep(base, grid, out=out, workers=workers, resume=out.exists(), quiet=True)
+    if res.failed:
+        raise SystemExit(f"{out}: {len(res.failed)} tuning task(s) failed: "
+                         f"{res.failed[0]['error']}")
+    row = best(out).row(0, named=True)
+    prefix = f"agents.{label}.kwargs."
+    config = {k[len(prefix):]: v for k, v in row.items() if k.startswith(prefix)}
+    print(f"tuned {testbed:9s} {label:11s} {config} -> {row['mean']:.1f} ± {row['ci95']:.1f} "
+          f"({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
+    return {"config": config, "tune_mean": row["mean"], "tune_ci95": row["ci95"]}
+
+
+def grid_table(testbed: str, label: str, out_root: Path) -> pl.DataFrame:
+    """Every configuration of one tuning sweep: mean and interval of final regret."""
+    from olearn.sweep.report import final_by_config
+
+    table, _ = final_by_config(out_root / "tune" / f"neural_cb_{testbed}_{label}")
+    return table
+
+
+# ---------------------------------------------------------------------------- reporting
+def report_spec(testbed: str, chosen: dict[str, dict[str, Any]], quick: bool) -> dict[str, Any]:
+    tb = TESTBEDS[testbed]
+    agents = []
+    for label in AGENTS:
+        base, _ = read_tune(testbed, label, quick)
+        entry = base["agents"][0]
+        entry["kwargs"] = {**entry.get("kwargs", {}), **chosen[label]["config"]}
+        agents.append(entry)
+    return {"name": f"neural_cb_{testbed}",
+            "horizon": QUICK["horizon"] if quick else tb["horizon"],
+            "replicates": QUICK["replicates"] if quick else REPORT["replicates"],
+            "seed": REPORT["seed"], "device": "cpu", "record": {"every": 10},
+            "env": tb["env"], "agents": agents}
+
+
+def write_spec(path: Path, spec: dict[str, Any], comment: str) -> None:
+    from olearn.spec import RunSpec
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(comment + RunSpec.from_dict(spec).to_toml())
+
+
+def simulate_spec(args: tuple[str, str]) -> str:
+    import olearn
+
+    spec, out = args
+    olearn.simulate(spec, out=out, force=True, quiet=True)
+    return out
+
+
+def final_table(run: str | Path) -> dict[str, dict[str, Any]]:
+    """Per agent: mean, Student-t 95% half width, replicates and round of final regret."""
+    import olearn
+    from olearn.metrics import final
+
+    df = final(olearn.load(run)).collect()
+    return {r["agent"]: {"t": r["t"], "mean": r["mean"], "ci95": r["ci95"],
+                         "replicates": r["replicates"]} for r in df.iter_rows(named=True)}
+
+
+def fmt(cell: dict[str, Any]) -> str:
+    ci = "n/a" if cell["ci95"] is None else f"{cell['ci95']:.0f}"
+    return f"{cell['mean']:.0f} ± {ci}"
+
+
+def markdown(results: dict[str, dict[str, Any]], labels: list[str]) -> str:
+    """One row per testbed, one column per agent; the lowest mean in bold."""
+    lines = ["| env (T, R) | " + " | ".join(labels) + " |",
+             "|---|" + "---|" * len(labels)]
+    for testbed, res in results.items():
+        cells = res["final"]
+        low = min(cells[a]["mean"] for a in labels)
+        any_cell = cells[labels[0]]
+        row = [f"**{fmt(cells[a])}**" if cells[a]["mean"] == low else fmt(cells[a])
+               for a in labels]
+        title = res.get("title", testbed)
+        lines.append(f"| {title} ({any_cell['t']}, {any_cell['replicates']}) | "
+                     + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def config_markdown(results: dict[str, dict[str, Any]]) -> str:
+    lines = ["| agent | grid | " + " | ".join(results) + " |",
+             "|---|---|" + "---|" * len(results)]
+    for label, (_, _, grid) in AGENTS.items():
+        g = " × ".join(f"{k} ∈ {{{', '.join(map(str, v))}}}" for k, v in grid.items())
+        cells = [", ".join(f"{k}={v}" for k, v in res["chosen"][label]["config"].items())
+                 for res in results.values()]
+        lines.append(f"| {label} | {g} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def check_table(out: str | Path) -> dict[str, dict[str, Any]]:
+    """The small reproducibility table (runs/neural_cb_check.toml), run into ``out``."""
+    simulate_spec((str(CHECK_SPEC), str(out)))
+    return final_table(out)
+
+
+def check_markdown(cells: dict[str, dict[str, Any]]) -> str:
+    labels = list(cells)
+    return ("| | " + " | ".join(labels) + " |\n|---|" + "---|" * len(labels) + "\n"
+            "| wine (300, 4) | " + " | ".join(fmt(cells[a]) for a in labels) + " |")
+
+
+# ---------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="toy sizes, into runs/out/quick")
+    p.add_argument("--tables", action="store_true", help="only print the tables of done runs")
+    p.add_argument("--check", action="store_true", help="only the reproducibility table")
+    p.add_argument("--testbeds", default=",".join(TESTBEDS))
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--write-tune-specs", action="store_true",
+                   help="rewrite runs/tune/*.toml from the grids in this file, then exit")
+    a = p.parse_args(argv)
+    if a.write_tune_specs:
+        write_tune_specs()
+        return
+    if a.check:
+        cells = check_table(OUT / "neural_cb_check")
+        print(check_markdown(cells))
+        if not a.quick:
+            _update_json({"check": cells})
+        return
+    testbeds = a.testbeds.split(",")
+    out_root = OUT / "quick" if a.quick else OUT
+    results: dict[str, dict[str, Any]] = {}
+    specs = []
+    for testbed in testbeds:
+        if a.tables:   # the sweeps are complete: run_sweep only reads them
+            chosen = {label: tune(testbed, label, out_root, a.quick, 1) for label in AGENTS}
+        else:
+            # one tuning sweep per agent, a.workers of them at a time (one worker each)
+            with ThreadPoolExecutor(max_workers=a.workers) as pool:
+                futures = {label: pool.submit(tune, testbed, label, out_root, a.quick, 1)
+                           for label in AGENTS}
+                chosen = {label: f.result() for label, f in futures.items()}
+        spec = report_spec(testbed, chosen, a.quick)
+        path = (out_root / "specs" if a.quick else ROOT / "runs") / f"neural_cb_{testbed}.toml"
+        if not a.tables:
+            write_spec(path, spec,
+                       f"# Reporting spec for {testbed}, written by docs/neural_cb_tune.py from "
+                       "the tuning sweeps runs/tune/neural_cb_"
+                       f"{testbed}_*.toml (docs/tuning.md).\n"
+                       "# Each agent at its selected configuration; root seed 0 (tuning used "
+                       "seed 1000).\n")
+        specs.append((str(path), str(out_root / f"neural_cb_{testbed}")))
+        results[testbed] = {"chosen": chosen, "title": TESTBEDS[testbed]["title"]}
+    if not a.tables:
+        with ProcessPoolExecutor(max_workers=min(a.workers, len(specs))) as pool:
+            for done in pool.map(simulate_spec, specs):
+                print(f"reported {done}", file=sys.stderr, flush=True)
+    for res, (_, run) in zip(results.values(), specs, strict=True):
+        res["final"] = final_table(run)
+    labels = list(AGENTS)
+    print(markdown(results, labels))
+    print()
+    print(config_markdown(results))
+    if not a.quick and not a.tables:
+        _update_json({"testbeds": results})
+
+
+def _update_json(part: dict[str, Any]) -> None:
+    data = json.loads(TABLES_JSON.read_text()) if TABLES_JSON.exists() else {}
+    for k, v in part.items():
+        if isinstance(v, dict) and isinstance(data.get(k), dict):
+            data[k].update(v)
+        else:
+            data[k] = v
+    TABLES_JSON.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()
