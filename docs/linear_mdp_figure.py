@@ -1,22 +1,25 @@
-"""Figures and numbers of docs/linear_mdp.md: regret vs K, regret vs A, the tabular case.
+"""Figures and numbers of docs/linear_mdp.md: regret vs K, regret vs A, the tabular case, the
+switching, random-walk and anti-uniform adversaries.
 
-Run from the repository root (CPU; about 25 minutes on the shared 2-core VM)::
+Run from the repository root (CPU; about 40 minutes on the shared 2-core VM)::
 
-    python docs/linear_mdp_figure.py     # writes docs/linear_mdp_regret.png, linear_mdp_actions.png
-    python docs/linear_mdp_figure.py --stage main     # or tabular, actions: one study each
+    python docs/linear_mdp_figure.py     # writes docs/linear_mdp_{regret,actions,adversaries}.png
+    python docs/linear_mdp_figure.py --stage main     # or tabular, actions, adversaries
     python docs/linear_mdp_figure.py --partial        # tables/figures from what is written so far
 
-It runs ``runs/linear_mdp_{regret_vs_k,lb_eta,tabular,tabular_defaults,actions}.toml`` (into
-``runs/out/``, reusing finished runs; the actions study overrides ``actions`` per run) and
-prints the tables quoted in linear_mdp.md. Slopes are least-squares fits of log(mean regret)
-on log(K) over the recorded episodes with ``K ≥ 500``; bands are 95% Student-t intervals over
-replicates.
+It runs ``runs/linear_mdp_{regret_vs_k,lb_eta,tabular,tabular_defaults,actions}.toml`` and
+``runs/linear_mdp_{switching,random_walk,anti_uniform}.toml`` (into ``runs/out/``, reusing
+finished runs; the actions study overrides ``actions`` per run) and prints the tables quoted
+in linear_mdp.md (the adversaries stage: about 4 minutes per adversary). Slopes are
+least-squares fits of log(mean regret) on log(K) over the recorded episodes with ``K ≥ 500``;
+bands are 95% Student-t intervals over replicates.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -24,12 +27,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
+import torch  # noqa: E402
 from scipy import stats  # noqa: E402
 
 import olearn  # noqa: E402
+from olearn.errors import OlearnError  # noqa: E402
+from olearn.registry import make_agent, make_env  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTIONS = (2, 4, 8)
+ADVERSARIES = ("switching", "random_walk", "anti_uniform")
 
 
 PARTIAL = "--partial" in sys.argv   # read what the runs have written so far; run nothing
@@ -61,31 +68,100 @@ def _band(d: pl.DataFrame) -> np.ndarray:
 
 def curves(name: str, title: str, png: str | None) -> list[str]:
     df = _run(ROOT / "runs" / f"{name}.toml", ROOT / "runs" / "out" / name)
-    rows = []
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120) if png else (None, None)
+    rows = _curves(df, title, ax)
     if png:
-        fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
-    for agent in df["agent"].unique(maintain_order=True).to_list():
+        fig.tight_layout()
+        fig.savefig(ROOT / "docs" / png)
+    return rows
+
+
+def _curves(df: pl.DataFrame, title: str, ax: Any) -> list[str]:
+    rows = []
+    png = ax is not None
+    signed = True          # every curve positive from K = 500 on: log axes
+    for agent in sorted(df["agent"].unique().to_list()):      # same colours in every panel
         d = df.filter(pl.col("agent") == agent)
         t, m, half = d["t"].to_numpy(), d["m"].to_numpy(), _band(d)
-        slope = _slope(t, m)
+        # a drifting loss can let a learner beat the best fixed policy: no log-log slope then
+        positive = bool((m[t >= 500] > 0).all())
+        signed &= positive
+        slope = f"{_slope(t, m):.2f}" if positive else "n/a"
         at = [f"{float(m[np.searchsorted(t, k)]):.1f}" if k <= t[-1] else "—"
               for k in (500, 2000)]
         rows.append(f"| {title} | {agent} | {' | '.join(at)} | {int(t[-1])} | "
-                    f"{m[-1]:.1f} ± {half[-1]:.1f} | {slope:.2f} |")
+                    f"{m[-1]:.1f} ± {half[-1]:.1f} | {slope} |")
         if png:
-            (line,) = ax.plot(t, np.maximum(m, 1e-3), label=f"{agent} (slope {slope:.2f})")
-            ax.fill_between(t, np.maximum(m - half, 1e-3), m + half, alpha=0.2,
-                            color=line.get_color(), lw=0)
+            (line,) = ax.plot(t, m, label=f"{agent} (slope {slope})")
+            ax.fill_between(t, m - half, m + half, alpha=0.2, color=line.get_color(), lw=0)
     if png:
         ks = np.array([500.0, float(df["t"].max())])
         base = float(df.filter(pl.col("t") >= 500)["m"].min())
-        ax.plot(ks, base * (ks / ks[0]) ** 0.5, "k:", lw=1, label="slope 1/2")
-        ax.set(xscale="log", yscale="log", xlabel="episode K", ylabel="regret (mean, 95% t band)",
-               title=title)
+        if signed:
+            ax.plot(ks, base * (ks / ks[0]) ** 0.5, "k:", lw=1, label="slope 1/2")
+        ax.set(xscale="log", xlabel="episode K", ylabel="regret (mean, 95% t band)", title=title)
+        if signed:
+            ax.set_yscale("log")
+            ax.set_ylim(bottom=0.1)
+        else:                                   # negative regret: log-like but signed
+            ax.set_yscale("symlog", linthresh=10.0)
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(ROOT / "docs" / png)
+    return rows
+
+
+def _etas(spec_path: Path) -> dict[str, str]:
+    """The step size each agent of a spec actually uses (its ``eta_``), by label."""
+    spec = olearn.RunSpec.from_toml(spec_path)
+    env = make_env(spec.env.id, num_envs=1, device=torch.device("cpu"), kwargs=spec.env.kwargs)
+    out = {}
+    for e in spec.agents:
+        agent = make_agent(e.id, env.single_observation_space, env.single_action_space,
+                           **e.kwargs)
+        eta = getattr(agent, "eta_", None)
+        out[e.label] = "—" if eta is None else f"{eta:.3g}"
+    return out
+
+
+def adversaries_study() -> list[str]:
+    """Regret vs K for every agent under the switching, random-walk and anti-uniform losses:
+    one table per adversary (regret at K = 500, 2000 and the last K, the 95% t interval, the
+    ratio to uniform play's regret, the log-log slope) and one figure with a panel each."""
+    rows = []
+    fig, axes = plt.subplots(1, len(ADVERSARIES), figsize=(18, 4.8), dpi=110)
+    for adv, ax in zip(ADVERSARIES, axes, strict=True):
+        name = f"linear_mdp_{adv}"
+        try:
+            df = _run(ROOT / "runs" / f"{name}.toml", ROOT / "runs" / "out" / name)
+        except OlearnError:
+            if not PARTIAL:
+                raise
+            continue                                   # --partial: nothing written yet
+        _curves(df, f"{adv} adversary (H=3, S=5, A=4, d=4)", ax)
+        etas = _etas(ROOT / "runs" / f"{name}.toml")
+        last = df.filter(pl.col("t") == pl.col("t").max())
+        uniform = last.filter(pl.col("agent") == "UniformPolicy")["m"]
+        rows += [f"\n{adv} (`olearn simulate runs/{name}.toml`, K = {int(df['t'].max())}, "
+                 f"R = {int(df['n'].max())}):\n",
+                 "| agent | η | regret K=500 | K=2000 | regret at last K (± 95% t) "
+                 "| ÷ uniform | slope (K ≥ 500) |",
+                 "|---|---|---|---|---|---|---|"]
+        table = []
+        for agent in df["agent"].unique().to_list():
+            d = df.filter(pl.col("agent") == agent)
+            t, m, half = d["t"].to_numpy(), d["m"].to_numpy(), _band(d)
+            at = [f"{float(m[np.searchsorted(t, k)]):.1f}" if k <= t[-1] else "—"
+                  for k in (500, 2000)]
+            ratio = f"{m[-1] / float(uniform[0]):.2f}" if len(uniform) else "—"
+            # a drifting loss can let a learner beat the best fixed policy: no log-log slope
+            slope = f"{_slope(t, m):.2f}" if (m[t >= 500] > 0).all() else "n/a (regret < 0)"
+            part = "" if len(last.filter(pl.col("agent") == agent)) else f" (at K = {t[-1]})"
+            table.append((float(m[-1]), f"| {agent} | {etas.get(agent, '?')} | "
+                          f"{' | '.join(at)} | {m[-1]:.1f} ± {half[-1]:.1f}{part} | {ratio} | "
+                          f"{slope} |"))
+        rows += [row for _, row in sorted(table)]
+    fig.tight_layout()
+    fig.savefig(ROOT / "docs" / "linear_mdp_adversaries.png")
     return rows
 
 
@@ -122,7 +198,8 @@ def actions_study() -> list[str]:
 
 
 def main() -> None:
-    """``--stage main|tabular|actions`` runs one study only (stages can run in parallel)."""
+    """``--stage main|tabular|actions|adversaries`` runs one study only (stages can run in
+    parallel)."""
     stage = sys.argv[sys.argv.index("--stage") + 1] if "--stage" in sys.argv else "all"
     rows = []
     if stage in ("all", "main"):
@@ -139,6 +216,8 @@ def main() -> None:
         print("\n".join(rows))
     if stage in ("all", "actions"):
         print("\n".join(actions_study()))
+    if stage in ("all", "adversaries"):
+        print("\n".join(adversaries_study()))
 
 
 if __name__ == "__main__":
