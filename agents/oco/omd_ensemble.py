@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import gymnasium as gym
 import torch
@@ -14,7 +14,7 @@ from torch import Tensor
 from olearn.agents.common.mirror_maps import Euclidean
 from olearn.agents.oco.pieces import LastGradient, OCOAgent
 from olearn.types import Step
-from olearn.validation import check_positive
+from olearn.validation import check_choice, check_positive
 
 
 class HedgeState(NamedTuple):
@@ -29,7 +29,12 @@ class OptimisticHedge:
     """Optimistic Hedge over ``N`` experts with rate ``ε_t = scale·√(ln N / v_t)``.
 
     ``p_t ∝ exp(−ε_t (Σ_s ℓ_s + m_t))``; ``update`` adds ``ℓ_s`` and ``‖ℓ_s − m_s‖²_∞`` with the
-    optimism ``m_s`` of the losses' own round.
+    optimism ``m_s`` of the losses' own round. With ``centered=True`` it adds the squared half
+    range ``(max_i − min_i)²/4`` of ``ℓ_s − m_s`` instead: ``p_t`` does not change when a
+    constant is added to every expert's loss, so the optimistic Hedge bound
+    ``ln N/ε + ε Σ_s ‖ℓ_s − m_s − c_s 1‖²_∞`` holds for every ``c_s`` and the half range is its
+    smallest value. It ignores the part of the variation common to all experts (in the SEA
+    ensemble, the gradient noise seen through nearly equal points), which is most of it.
 
     Examples
     --------
@@ -42,6 +47,7 @@ class OptimisticHedge:
 
     experts: int
     scale: float
+    centered: bool = False
 
     def init(self, replicates: int, v0: Tensor) -> HedgeState:
         loss = torch.zeros(replicates, self.experts, dtype=torch.float64, device=v0.device)
@@ -54,7 +60,12 @@ class OptimisticHedge:
 
     def update(self, state: HedgeState, lin: Tensor, opt: Tensor) -> HedgeState:
         """Learn the round's losses ``lin`` (R, N) against its own optimism ``opt``."""
-        return HedgeState(state.loss + lin, state.v + (lin - opt).abs().amax(-1) ** 2)
+        e = lin - opt
+        if self.centered:
+            step = (0.5 * (e.amax(-1) - e.amin(-1))) ** 2
+        else:
+            step = e.abs().amax(-1) ** 2
+        return HedgeState(state.loss + lin, state.v + step)
 
 
 class OptimisticOMDEnsemble(OCOAgent):
@@ -93,6 +104,12 @@ class OptimisticOMDEnsemble(OCOAgent):
         Optional smoothness ``L`` capping ``η_max``.
     meta_scale
         Multiplier of the meta learning rate.
+    meta_variation
+        ``"max"`` (``‖ℓ_s − m_s‖²_∞`` in ``ε_t``, the reconstruction's rule) or ``"range"`` (its
+        shift-invariant half range, see :class:`OptimisticHedge`).
+    etas
+        An explicit grid of step sizes instead of the one above (one step: a fixed-step
+        optimistic OMD, the ensemble's single member).
 
     Examples
     --------
@@ -115,21 +132,34 @@ class OptimisticOMDEnsemble(OCOAgent):
 
     def __init__(self, observation_space: gym.Space, action_space: gym.Space, *,
                  G: float = 1.0, D: float | None = None, horizon: int = 10000,  # noqa: N803
-                 smoothness: float | None = None, meta_scale: float = 1.0) -> None:
+                 smoothness: float | None = None, meta_scale: float = 1.0,
+                 meta_variation: Literal["max", "range"] = "max",
+                 etas: Sequence[float] | None = None) -> None:
         super().__init__(observation_space, action_space)
         check_positive(G=G, D=D, smoothness=smoothness, meta_scale=meta_scale)
+        check_choice("meta_variation", meta_variation, ("max", "range"))
         if not (isinstance(horizon, int) and horizon >= 1):
             msg = f"horizon must be a positive integer (the grid's T), got {horizon!r}"
             raise ValueError(msg)
+        if etas is not None:
+            if isinstance(etas, (str, bytes)) or len(etas) == 0:
+                msg = f"etas must be a non-empty list of step sizes, got {etas!r}"
+                raise ValueError(msg)
+            for e in etas:
+                check_positive(etas=e)
         self.G, self.D, self.horizon, self.smoothness, self.meta_scale = (
             G, D, horizon, smoothness, meta_scale)
+        self.meta_variation, self.etas = meta_variation, etas
 
     @classmethod
     def _unit_test_params(cls) -> list[dict[str, Any]]:
-        return [{}, {"horizon": 100, "smoothness": 1.0, "meta_scale": 2.0}]
+        return [{}, {"horizon": 100, "smoothness": 1.0, "meta_scale": 2.0},
+                {"meta_variation": "range", "etas": [0.05, 0.5]}]
 
     def grid(self) -> list[float]:
-        """The base learners' step sizes ``η_1 < ... < η_N``."""
+        """The base learners' step sizes ``η_1 < ... < η_N`` (``etas`` when given)."""
+        if self.etas is not None:
+            return [float(e) for e in self.etas]
         d = self.D if self.D is not None else self._domain.diameter
         lo = d / (self.G * math.sqrt(8.0 * self.horizon))
         hi = d / self.G if self.smoothness is None else min(d / self.G, 1 / (4 * self.smoothness))
@@ -145,7 +175,7 @@ class OptimisticOMDEnsemble(OCOAgent):
         self._x_hat = self._domain.center(r, dev).unsqueeze(1).expand(-1, n, -1).clone()  # R,N,d
         self._hint = LastGradient()
         self._hint_state = self._hint.init(r, self.dim, dev)
-        self._meta = OptimisticHedge(n, self.meta_scale)
+        self._meta = OptimisticHedge(n, self.meta_scale, self.meta_variation == "range")
         d = self.D if self.D is not None else self._domain.diameter
         v0 = torch.full((r,), (d * self.G) ** 2, dtype=torch.float64, device=dev)
         self._meta_state = self._meta.init(r, v0)
