@@ -42,6 +42,20 @@ class BatchedAgent:
         self.replicates = len(self.seeds)
         self.device = torch.device(device)
 
+    def state_dict(self) -> dict[str, Any]:
+        """Learned state and counters as tensors and plain values: ``torch.save`` it, load it
+        with ``torch.load(..., weights_only=True)`` (see :mod:`olearn.agent_state`)."""
+        from olearn.agent_state import state_of
+
+        return state_of(self)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from ``state``; this agent must be built with the same keywords and reset
+        for the same number of replicates (a mismatch is refused naming the attribute)."""
+        from olearn.agent_state import load_state
+
+        load_state(self, state)
+
     @classmethod
     def _unit_test_params(cls) -> list[dict[str, Any]]:
         """Keyword sets the contract tests build this agent with."""

@@ -37,6 +37,7 @@ from olearn.loop import LoopState, run_loop, trace_schema
 from olearn.memory import check_fits
 from olearn.progress import RunProgress
 from olearn.registry import make_agent, make_env, plugin_failure, where
+from olearn.saved import check_init, load_saved, save_agent
 from olearn.seeding import replicate_seeds
 from olearn.simulator import attach_simulators
 from olearn.spec import RunSpec
@@ -190,6 +191,7 @@ def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | N
                 check_fits(spec.env.id, spec.env.kwargs, list(agents.values()),
                            len(spec.replicate_ids), device)
                 schema = _schema(spec, meta, agents, device)
+                inits = _warm_starts(spec, agents)
             except (MemoryError, torch.OutOfMemoryError) as e:
                 raise _too_big(spec, e) from None
             _write_meta(out, meta)
@@ -197,7 +199,8 @@ def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | N
                 if meta["agents"].get(entry.label, {}).get("status") == "complete":
                     continue
                 meta["agents"][entry.label] = _run_agent(spec, entry, agents[entry.label], out,
-                                                         device, progress, schema, started)
+                                                         device, progress, schema, started,
+                                                         inits.get(entry.label))
                 _write_meta(out, meta)
     except BaseException as e:
         raise _failed(e, out, meta, started=bool(started) or resuming, existed=existed,
@@ -210,22 +213,6 @@ def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | N
     _write_meta(out, meta)
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
     return RunResult(out, spec, meta)
-
-
-def _save_agent(out: Path, label: str, agent: Any) -> None:
-    """Pickle the trained ``agent`` to ``OUT/agents/<label>.pt`` (tmp + rename); warn and skip
-    if it cannot be pickled (a plug-in holding a lambda, an open file...)."""
-    path = out / "agents" / f"{label}.pt"
-    path.parent.mkdir(exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        torch.save(agent, tmp)
-    except (TypeError, AttributeError, RuntimeError, pickle.PicklingError) as e:
-        print(f"warning: cannot save agent {label} (olearn.load_agent will not find it): {e}",
-              file=sys.stderr)
-        tmp.unlink(missing_ok=True)
-        return
-    os.replace(tmp, path)
 
 
 def _failed(e: BaseException, out: Path, meta: dict[str, Any], *, started: bool, existed: bool,
@@ -326,8 +313,24 @@ def _schema(spec: RunSpec, meta: dict[str, Any], agents: dict[str, Any],
     return schema
 
 
+def _warm_starts(spec: RunSpec, agents: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The saved states the ``init`` entries name, each checked against its agent before any
+    round runs (id, spaces, replicates)."""
+    records = {}
+    for entry in spec.agents:
+        if entry.init is None:
+            continue
+        agent = agents[entry.label]
+        record = load_saved(entry.init, entry.label)
+        spaces = (agent.observation_space, agent.action_space)
+        check_init(record, entry, spaces, len(spec.replicate_ids), entry.init)
+        records[entry.label] = record
+    return records
+
+
 def _run_agent(spec: RunSpec, entry: Any, agent: Any, out: Path, device: torch.device,
-               progress: RunProgress, schema: TraceSchema, started: list[str]) -> dict[str, Any]:
+               progress: RunProgress, schema: TraceSchema, started: list[str],
+               init: dict[str, Any] | None = None) -> dict[str, Any]:
     ids = spec.replicate_ids
     env = make_env(spec.env.id, num_envs=len(ids), device=device, kwargs=spec.env.kwargs)
     ckpt = out / "checkpoints" / f"{entry.label}.pt"
@@ -341,6 +344,10 @@ def _run_agent(spec: RunSpec, entry: Any, agent: Any, out: Path, device: torch.d
             obs, _ = env.reset(seed=replicate_seeds(spec.seed, "env", ids))
             agent.reset(seeds=replicate_seeds(spec.seed, f"agent:{entry.label}", ids),
                         device=device)
+            if init is not None:   # a warm start: the saved state, its random streams too
+                from olearn.agent_state import load_state
+
+                load_state(agent, init["state"])
         except (MemoryError, torch.OutOfMemoryError) as e:
             raise _too_big(spec, e) from None
         state = LoopState.start(obs, len(ids), device)
@@ -380,7 +387,8 @@ def _run_agent(spec: RunSpec, entry: Any, agent: Any, out: Path, device: torch.d
     finally:
         progress.stop()
         writer.close()
-    _save_agent(out, entry.label, agent)    # before the checkpoint goes: a crash here resumes
+    save_agent(out, entry, agent, (env.single_observation_space, env.single_action_space))
+    # (saved before the checkpoint goes: a crash here resumes)
     ckpt.unlink(missing_ok=True)
     rate = spec.horizon / state.seconds if state.seconds > 0 else float("inf")
     return {"status": "complete", "seconds": round(state.seconds, 4),

@@ -46,6 +46,7 @@ class AgentEntry:
     label: str
     id: str
     kwargs: dict[str, Any] = field(default_factory=dict)
+    init: str | None = None   # warm start: a run directory (its agents/<label>.pt) or a file
 
 
 @dataclass
@@ -179,11 +180,17 @@ class RunSpec:
                 raise SpecError(f"agents[{i}].id must be a non-empty string, got {a.id!r}")
             if not isinstance(a.kwargs, dict):
                 raise SpecError(f"agents[{i}].kwargs must be a table, got {a.kwargs!r}")
+            if a.init is not None and not isinstance(a.init, str):
+                raise SpecError(f"agents[{i}].init must be a run directory or a saved agent "
+                                f"file, got {a.init!r}")
 
     # ------------------------------------------------------------------ output
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["record"] = {k: v for k, v in d["record"].items() if v is not None}
+        for a in d["agents"]:   # absent unless given: digests of existing specs stand
+            if a["init"] is None:
+                del a["init"]
         return d
 
     def digest(self) -> str:

@@ -99,8 +99,12 @@ def test_unknown_label_or_no_saved_agents_is_one_line(tmp_path):
     with pytest.raises(OlearnError, match="no saved agent 'ucb'; saved agents: bag, int") as e:
         olearn.load_agent(run.out, "ucb")
     assert "\n" not in str(e.value)
-    with pytest.raises(OlearnError, match="has no saved agents") as e:
+    with pytest.raises(OlearnError, match="does not exist") as e:
         olearn.load_agent(tmp_path / "nothing", "int")
+    assert "\n" not in str(e.value)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(OlearnError, match="has no saved agents") as e:
+        olearn.load_agent(tmp_path / "empty", "int")
     assert "\n" not in str(e.value)
 
 
@@ -122,14 +126,19 @@ class _Unpicklable:
         pass
 
 
-def test_an_unpicklable_agent_is_not_saved_with_a_warning(tmp_path, capsys):
+def test_an_agent_holding_a_function_saves_and_loads(tmp_path):
+    """Functions are not state: they come back from the agent's constructor."""
     olearn.register_agent("test/UnpicklableSaved-v0", _Unpicklable)
     spec = {**UCB, "agents": [{"label": "u", "id": "test/UnpicklableSaved-v0"}]}
     run = olearn.simulate(spec, quiet=True, out=tmp_path / "run")
-    assert run.meta["status"] == "complete"
-    err = capsys.readouterr().err
-    assert "cannot save agent u" in err and len(err.strip().splitlines()) <= 2
-    assert not list((run.out / "agents").iterdir())
+    agent = olearn.load_agent(run.out, "u")
+    assert agent.fn(3) == 3 and agent.zeros.shape == (2,)
+
+
+def test_saved_files_load_with_weights_only(tmp_path):
+    run = olearn.simulate(AGG, out=tmp_path / "run", quiet=True)
+    record = torch.load(run.out / "agents" / "int.pt", weights_only=True)
+    assert record["id"] == "olearn/Interpolating-v0" and record["replicates"] == 3
 
 
 def test_force_overwrites_a_run_with_saved_agents(tmp_path):
