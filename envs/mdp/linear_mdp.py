@@ -178,6 +178,9 @@ class LinearMDPVector(BatchedEnv):
         self.switch_every, self.walk_step = int(switch_every), float(walk_step)
         self.start, self.instance, self.instance_seed = start, instance, int(instance_seed)
         self.per_replicate = instance == "per_replicate"
+        self._loss_rng: np.random.Generator | None = None     # shared: the adversary's stream
+        self._walk: np.ndarray = np.zeros(0)
+        self._walk_t: Tensor = torch.zeros(0)                 # per replicate: the walks
         if not self.per_replicate:
             self._build_instance()
         self.single_observation_space = spaces.Box(0.0, 1.0, (self.H, self.states, self.actions,
@@ -222,13 +225,12 @@ class LinearMDPVector(BatchedEnv):
         self._obs_single = self.phi.to(self.dtype)
         self._P_cdf = self.P.cumsum(-1)
         if seeds is None:
-            pair = self._theta_pair
-            first = pair[0] if self.adversary == "switching" else self._anti
-            self._tables = [self.loss_table(first), self.loss_table(pair[1])]
+            first = self._theta_pair[0] if self.adversary == "switching" else self._anti
+            self._tables = [self.loss_table(first), self.loss_table(self._theta_pair[1])]
         else:   # replicate axis first: (R, 2, H, d) -> two (R, H, d)
-            pair = f64(self._theta_pair)
-            first = pair[:, 0] if self.adversary == "switching" else f64(self._anti)
-            self._tables = [self.loss_table(first), self.loss_table(pair[:, 1])]
+            pairs = f64(self._theta_pair)
+            first_t = pairs[:, 0] if self.adversary == "switching" else f64(self._anti)
+            self._tables = [self.loss_table(first_t), self.loss_table(pairs[:, 1])]
 
     def _current_P(self) -> Tensor:  # noqa: N802
         if not hasattr(self, "P"):
@@ -257,6 +259,7 @@ class LinearMDPVector(BatchedEnv):
             return self._theta_pair[((k - 1) // self.switch_every) % 2]
         if self.adversary == "anti_uniform":
             return self._anti
+        assert self._loss_rng is not None, "reset first"
         if self.adversary == "stochastic":
             return (self._loss_rng.uniform(size=(self.H, self.d)) < self._theta_mean).astype(float)
         walk = self._walk + self.walk_step * self._loss_rng.standard_normal((self.H, self.d))
@@ -291,7 +294,8 @@ class LinearMDPVector(BatchedEnv):
         self._k = 0
         if self.per_replicate:
             self._build_instance(seeds)
-            kind = "uniform" if self.adversary == "stochastic" else "normal"
+            kind: Literal["normal", "uniform"] = (
+                "uniform" if self.adversary == "stochastic" else "normal")
             assert self._instance_seeds is not None
             self._loss_stream = BlockStream(self._instance_seeds, "losses", (self.H, self.d),
                                             kind=kind, device=self.device,
