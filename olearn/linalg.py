@@ -21,7 +21,7 @@ from torch import Tensor
 
 __all__ = ["definite_factor", "factor_add_bags", "factor_add_instances", "factor_solve",
            "factor_update", "factors_compiled", "min_norm_solve", "one_thread",
-           "replicate_chunks"]
+           "replicate_chunks", "row_space_solve"]
 
 
 def _definite(A: Tensor, L: Tensor, info: Tensor, rtol: float) -> Tensor:  # noqa: N803
@@ -56,6 +56,25 @@ def min_norm_solve(A: Tensor, b: Tensor, *, rtol: float = 1e-10) -> Tensor:  # n
         coef = (V.transpose(-1, -2) @ b[bad].unsqueeze(-1)).squeeze(-1) * inv
         x = x.index_copy(0, bad, (V @ coef.unsqueeze(-1)).squeeze(-1))
     return x
+
+
+def row_space_solve(U: Tensor, v: Tensor, *, rtol: float = 1e-10) -> Tensor | None:  # noqa: N803
+    """The minimum-norm solution ``(UᵀU)⁺Uᵀv = Uᵀ(UUᵀ)⁻¹v`` ``(R, d)`` for rows ``U``
+    ``(R, n, d)`` of full row rank (``n ≤ d``) and ``v`` ``(R, n)``: an ``n × n`` Cholesky
+    instead of the ``d × d`` eigendecomposition :func:`min_norm_solve` needs while ``UᵀU`` is
+    singular; ``None`` unless every ``UUᵀ`` passes its pivot test.
+
+    >>> U = torch.tensor([[[1.0, 1.0, 0.0]]], dtype=torch.float64)
+    >>> row_space_solve(U, torch.tensor([[2.0]], dtype=torch.float64)).tolist()
+    [[1.0, 1.0, 0.0]]
+    """
+    G = U @ U.mT
+    L, info = torch.linalg.cholesky_ex(G)
+    if not bool(_definite(G, L, info, rtol).all()):
+        return None
+    z = torch.linalg.solve_triangular(L, v.unsqueeze(-1), upper=False)
+    z = torch.linalg.solve_triangular(L.mT, z, upper=True)
+    return (U.mT @ z).squeeze(-1)
 
 
 def factors_compiled(device: torch.device, dtype: torch.dtype = torch.float64) -> bool:

@@ -20,7 +20,7 @@ from olearn.agents.aggregate.models import (
     one_thread,
     replicate_chunks,
 )
-from olearn.linalg import definite_factor, factor_add_bags, factors_compiled
+from olearn.linalg import definite_factor, factor_add_bags, factors_compiled, row_space_solve
 from olearn.types import Step
 from olearn.validation import check_choice, check_number
 
@@ -168,6 +168,13 @@ class Interpolating(BatchedAgent):
             self._chunks = replicate_chunks(r, d)
             self._inv: Tensor | None = None       # M⁻¹ once M is definite (Woodbury)
             self._factor: Tensor | None = None    # or the augmented factor of [M, c]
+            # while at most d rows have come (M = UᵀU singular): the rows U, their targets v
+            # (c = Uᵀv), for the minimum-norm θ = Uᵀ(UUᵀ)⁻¹v; dropped once more have come
+            self._rows: Tensor | None = (None if self.inverse == "refactor" else
+                                         torch.zeros(r, d, d, dtype=torch.float64,
+                                                     device=self.device))
+            self._targets = torch.zeros(r, d, dtype=torch.float64, device=self.device)
+            self._n = 0
             self._bags = 0
             self._c = torch.zeros(r, d, dtype=torch.float64, device=self.device)
             self._theta = torch.zeros(r, d, dtype=torch.float64, device=self.device)
@@ -238,21 +245,47 @@ class Interpolating(BatchedAgent):
                         p.baddbmm_(z.mT, z, alpha=-1.0)
                         theta[sl] = (p @ self._c[sl].unsqueeze(-1)).squeeze(-1)
                 else:
+                    fast = self._row_space(u, xbar, y)
                     for sl in self._chunks:   # update, factor and solve while in cache
                         self._gram[sl].baddbmm_(u[sl].mT, u[sl])
-                        theta[sl] = min_norm_solve(self._gram[sl], self._c[sl])
+                        if fast is None:
+                            theta[sl] = min_norm_solve(self._gram[sl], self._c[sl])
+                    if fast is not None:
+                        theta = fast
                     seen = self._bags * (k if self.rho > 0 else 1)
                     if self.inverse != "refactor" and seen >= self._d:
                         if self.inverse == "auto" and factors_compiled(self.device):
                             self._factor = definite_factor(self._gram, self._c)
                         else:
                             self._inv = definite_inverse(self._gram, self._chunks)
+                        if self._factor is not None or self._inv is not None:
+                            self._rows = None
             self._theta = theta
             return
         target = y.to(self._net.params[0].dtype)
         for _ in range(self.steps_per_bag):
             loss = interpolating_loss(self._net(x), target, self.rho).sum()
             self._opt.step(torch.autograd.grad(loss, self._net.params))
+
+
+    def _row_space(self, u: Tensor, xbar: Tensor, y: Tensor) -> Tensor | None:
+        """θ by :func:`row_space_solve` while the rows so far number at most ``d`` and are
+        independent (every replicate), else ``None`` (the ``d × d`` minimum-norm solve)."""
+        if self._rows is None:
+            return None
+        k = u.shape[1]
+        if self.rho > 0:
+            rows, targets = u, y.unsqueeze(-1).expand(-1, k)
+        else:                                 # k identical rows x̄: one row √k·x̄, target √k·ȳ
+            rows, targets = k ** 0.5 * xbar, k ** 0.5 * y.unsqueeze(-1)
+        n, q = self._n, rows.shape[1]
+        if n + q > self._d:
+            self._rows = None
+            return None
+        self._rows[:, n:n + q] = rows
+        self._targets[:, n:n + q] = targets
+        self._n = n + q
+        return row_space_solve(self._rows[:, :n + q], self._targets[:, :n + q])
 
 
 class BagLevel(Interpolating):

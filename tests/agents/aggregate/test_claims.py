@@ -187,3 +187,28 @@ def test_factor_and_woodbury_updates_match_refactoring_every_bag(rho, inverse):
         c += 3 * xbar.squeeze(1) * y.unsqueeze(-1)
     direct = torch.linalg.solve(m, c)
     assert torch.allclose(a.predict(eye), direct, atol=1e-8 * float(direct.abs().max()), rtol=0)
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.6])
+def test_row_space_solve_matches_the_min_norm_solve_while_singular(rho):
+    """While at most d rows have come the learner solves in their row space (an n×n Cholesky):
+    the same minimum-norm θ as the eigendecomposition every bag, then the factor path."""
+    env = Env(num_envs=3, dim=12, bag_size=3)
+    fast = Interpolating(env.single_observation_space, env.single_action_space, rho=rho)
+    ref = Interpolating(env.single_observation_space, env.single_action_space, rho=rho,
+                        inverse="refactor")
+    obs, _ = env.reset(seed=replicate_seeds(2, "env", range(3)))
+    for agent in (fast, ref):
+        agent.reset(seeds=replicate_seeds(2, "agent", range(3)), device=CPU)
+    used = []
+    for t in range(1, 16):
+        action, info = fast.act(obs)
+        nxt, reward, term, trunc, einfo = env.step(action)
+        step = Step(t, obs, action, info, reward, einfo["feedback"], nxt, term | trunc)
+        used.append(fast._rows is not None)
+        fast.update(step)
+        ref.update(step)
+        scale = float(ref._theta.abs().max())
+        assert torch.allclose(fast._theta, ref._theta, atol=1e-9 * scale, rtol=0), t
+        obs = nxt
+    assert used[0] and fast._rows is None and fast._factor is not None
