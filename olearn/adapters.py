@@ -131,3 +131,20 @@ def _unbatch(x: Any, n: int) -> list[Any]:
     if isinstance(x, list) and len(x) == n:
         return x
     return [x] * n
+
+
+class Frozen:
+    """An agent that acts and never learns (``learn = false`` in its ``[[agents]]`` entry:
+    evaluating a saved agent on a fresh environment)."""
+
+    def __init__(self, agent: Any) -> None:
+        self.agent = agent
+
+    def act(self, obs: Any) -> Any:
+        return self.agent.act(obs)
+
+    def update(self, step: Any) -> None:
+        """Feedback is dropped: the agent stays as it was saved."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__dict__["agent"], name)

@@ -248,6 +248,42 @@ def sweep(spec: str, out: str | None, backend: str, address: str | None, workers
                    grids=grids)
 
 
+@main.command()
+@click.argument("run", type=click.Path(exists=True, file_okay=False))
+@click.option("--env", "env_id", help="Environment id [the run's own].")
+@click.option("--env-kw", multiple=True, metavar="KEY=VALUE", help="Environment keyword.")
+@click.option("--agent", "labels", multiple=True, metavar="LABEL",
+              help="Saved agents to evaluate [all].")
+@click.option("--horizon", type=int, help="Rounds [the run's].")
+@click.option("--seed", type=int, help="Root seed [the run's: its instance and stream].")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Run directory [runs/out/<name>-eval-<digest>].")
+@click.option("--force", is_flag=True, help="Overwrite an existing run directory.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary.")
+@click.option("--json", "as_json", is_flag=True, help="The summary as JSON on stdout.")
+@friendly
+def evaluate(run: str, env_id: str | None, env_kw: tuple[str, ...], labels: tuple[str, ...],
+             horizon: int | None, seed: int | None, out: str | None, force: bool, quiet: bool,
+             as_json: bool) -> None:
+    """Play the saved agents of RUN without learning (on its environment and seed, or --env
+    and --seed); an ordinary run directory and trace come out."""
+    from olearn.runner import default_out
+    from olearn.runner import simulate as run_spec
+    from olearn.saved import evaluation_spec
+    from olearn.spec import RunSpec
+
+    spec = RunSpec.from_dict(evaluation_spec(run, env=env_id, env_kwargs=_parse_kv(env_kw),
+                                             horizon=horizon, seed=seed,
+                                             labels=list(labels) or None))
+    result = run_spec(spec, out=out or default_out(spec), force=force, quiet=quiet or as_json)
+    if as_json:
+        _echo_json(result.out)
+        return
+    if not quiet:
+        _print_summary(result.out)
+    click.echo(f"trace: {result.out / 'trace'}")
+
+
 def _echo_json(out: Path) -> None:
     import json
 

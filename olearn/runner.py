@@ -31,6 +31,7 @@ import polars as pl
 import torch
 
 from olearn import rundir
+from olearn.adapters import Frozen
 from olearn.device import resolve_device
 from olearn.errors import OlearnError, RunFailedError, SpecError
 from olearn.loop import LoopState, run_loop, trace_schema
@@ -379,7 +380,8 @@ def _run_agent(spec: RunSpec, entry: Any, agent: Any, out: Path, device: torch.d
     tick = progress.start(entry.label, spec.horizon, state.t)
     started.append(entry.label)
     try:
-        state = run_loop(env, agent, state, horizon=spec.horizon, record_at=record_at,
+        player = agent if entry.learn else Frozen(agent)
+        state = run_loop(env, player, state, horizon=spec.horizon, record_at=record_at,
                          recorder=recorder, replicate_ids=ids, delay=spec.delay,
                          on_flush=on_flush,
                          flush_seconds=min(60.0, spec.checkpoint_seconds or 60.0),

@@ -141,3 +141,41 @@ def load_agent(run_dir: str | Path, label: str) -> Any:
     agent.reset(seeds=record["seeds"] or list(range(replicates)), device=torch.device("cpu"))
     load_state(agent, record["state"])
     return agent
+
+
+def evaluation_spec(run_dir: str | Path, *, env: str | None = None,
+                    env_kwargs: dict[str, Any] | None = None, horizon: int | None = None,
+                    seed: int | None = None, labels: list[str] | None = None) -> dict[str, Any]:
+    """A run spec that plays the saved agents of ``run_dir`` without learning (``init`` the
+    run, ``learn = false``): on the run's own environment and seed by default (the same
+    instance and stream: the trained policy's regret where it learned), another ``seed``
+    (note that a synthetic environment may draw another instance from another seed), or
+    ``env`` with ``env_kwargs``."""
+    from olearn.spec import read_toml
+
+    run_dir = Path(run_dir)
+    data = read_toml(run_dir / "spec.toml")
+    saved = saved_agents(run_dir)
+    labels = labels or saved
+    for label in labels:
+        if label not in saved:
+            load_saved(run_dir, label)   # the one-line error naming what was saved
+    if not labels:
+        load_saved(run_dir, None)
+    agents = []
+    for label in labels:
+        record = load_saved(run_dir, label)
+        agents.append({"label": label, "id": record["id"], "kwargs": record["kwargs"],
+                       "init": str(run_dir.resolve()), "learn": False})
+    spec = {k: v for k, v in data.items() if k not in ("agents", "first_replicate")}
+    spec["agents"] = agents
+    spec["name"] = f"{data.get('name', 'run')}-eval"
+    spec["seed"] = seed if seed is not None else int(data.get("seed", 0))
+    spec["replicates"] = load_saved(run_dir, labels[0])["replicates"] or data.get("replicates", 1)
+    if env is not None:
+        spec["env"] = {"id": env, "kwargs": env_kwargs or {}}
+    elif env_kwargs:
+        spec["env"] = {**data["env"], "kwargs": {**data["env"].get("kwargs", {}), **env_kwargs}}
+    if horizon is not None:
+        spec["horizon"] = horizon
+    return spec

@@ -47,6 +47,7 @@ class AgentEntry:
     id: str
     kwargs: dict[str, Any] = field(default_factory=dict)
     init: str | None = None   # warm start: a run directory (its agents/<label>.pt) or a file
+    learn: bool = True        # false: act without updating (evaluating a saved agent)
 
 
 @dataclass
@@ -180,6 +181,8 @@ class RunSpec:
                 raise SpecError(f"agents[{i}].id must be a non-empty string, got {a.id!r}")
             if not isinstance(a.kwargs, dict):
                 raise SpecError(f"agents[{i}].kwargs must be a table, got {a.kwargs!r}")
+            if not isinstance(a.learn, bool):
+                raise SpecError(f"agents[{i}].learn must be true or false, got {a.learn!r}")
             if a.init is not None and not isinstance(a.init, str):
                 raise SpecError(f"agents[{i}].init must be a run directory or a saved agent "
                                 f"file, got {a.init!r}")
@@ -191,6 +194,8 @@ class RunSpec:
         for a in d["agents"]:   # absent unless given: digests of existing specs stand
             if a["init"] is None:
                 del a["init"]
+            if a["learn"] is True:
+                del a["learn"]
         return d
 
     def digest(self) -> str:
