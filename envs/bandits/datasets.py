@@ -44,11 +44,18 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("OLEARN_DATA", Path.home() / ".cache" / "olearn"))
 
 
-def _fetch_openml(name: str, version: int) -> pl.DataFrame:
-    """Download one OpenML data set (network); the label column is called ``"__label__"``."""
-    from sklearn.datasets import fetch_openml
-
-    bunch = fetch_openml(name=name, version=version, as_frame=True, parser="auto")
+def _fetch_openml(name: str, version: int, data_home: Path) -> pl.DataFrame:
+    """Download one OpenML data set (network; scikit-learn keeps its own download cache under
+    ``data_home``); the label column is called ``"__label__"``. Needs pandas (the
+    ``datasets`` extra)."""
+    try:
+        from sklearn.datasets import fetch_openml
+    except ImportError:
+        msg = ("OpenML data sets need scikit-learn and pandas: pip install "
+               "\"olearn[datasets]\"")
+        raise ValueError(msg) from None
+    bunch = fetch_openml(name=name, version=version, as_frame=True, parser="auto",
+                         data_home=str(data_home))
     frame = pl.from_pandas(bunch.frame)
     target = bunch.target_names[0] if bunch.target_names else frame.columns[-1]
     return frame.rename({target: "__label__"})
@@ -90,7 +97,7 @@ def _load_openml(spec: str, cache_dir: Path) -> tuple:
     if path.is_file():
         frame = pl.read_parquet(path)
     else:
-        frame = _fetch_openml(name, version)
+        frame = _fetch_openml(name, version, cache_dir / "openml" / "scikit-learn")
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         frame.write_parquet(tmp)

@@ -58,7 +58,7 @@ def test_openml_reads_the_local_cache_without_fetching(tmp_path, monkeypatch):
     shutil.copy(FIXTURES / "openml-mushroom-v1.parquet",
                 tmp_path / "openml" / "mushroom-v1.parquet")
 
-    def no_network(name, version):
+    def no_network(name, version, data_home):
         raise AssertionError("must not download when the cache has the file")
 
     monkeypatch.setattr(datasets, "_fetch_openml", no_network)
@@ -72,7 +72,7 @@ def test_openml_reads_the_local_cache_without_fetching(tmp_path, monkeypatch):
 def test_openml_fetches_once_then_caches(tmp_path, monkeypatch):
     calls = []
 
-    def fake_fetch(name, version):
+    def fake_fetch(name, version, data_home):
         calls.append((name, version))
         return pl.read_parquet(FIXTURES / "openml-mushroom-v1.parquet")
 
@@ -84,3 +84,20 @@ def test_openml_fetches_once_then_caches(tmp_path, monkeypatch):
     load_dataset("openml:covertype", cache_dir=tmp_path)
     load_dataset("openml:letter:2", cache_dir=tmp_path)
     assert calls == [("covertype", 3), ("letter", 2)]
+
+
+def test_openml_downloads_use_scikit_learns_cache_under_cache_dir(tmp_path, monkeypatch):
+    pd = pytest.importorskip("pandas")
+    import sklearn.datasets
+
+    seen = {}
+
+    def fake_fetch_openml(**kwargs):
+        seen.update(kwargs)
+        frame = pd.DataFrame({"a": [0.0, 1.0, 2.0], "cls": ["x", "y", "x"]})
+        return type("Bunch", (), {"frame": frame, "target_names": ["cls"]})()
+
+    monkeypatch.setattr(sklearn.datasets, "fetch_openml", fake_fetch_openml)
+    x, y, classes = load_dataset("openml:tiny:1", cache_dir=tmp_path)
+    assert seen["data_home"] == str(tmp_path / "openml" / "scikit-learn")
+    assert seen["name"] == "tiny" and seen["version"] == 1 and list(classes) == ["x", "y"]
