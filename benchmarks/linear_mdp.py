@@ -8,6 +8,11 @@ comparator on the running loss sum), timed apart on the same policies, over the 
 
     python benchmarks/linear_mdp.py                 # K = 500 per row
     python benchmarks/linear_mdp.py --episodes 2000 --threads 1
+    python benchmarks/linear_mdp.py --oracle-only   # the oracle alone: shared vs per-replicate
+
+``--oracle-only`` times the two DPs per episode alone, for one instance shared by the
+replicates and for one instance per replicate (``instance="per_replicate"``: R transition
+kernels and loss tables, a batched DP per replicate), interleaved (``--pairs`` rounds).
 """
 
 from __future__ import annotations
@@ -39,12 +44,12 @@ def bench_agent(agent_id: str, replicates: int, episodes: int, threads: int,
     return episodes / elapsed, result.final_regret()["a"]
 
 
-def bench_oracle(replicates: int, episodes: int, device: str) -> float:
+def bench_oracle(replicates: int, episodes: int, device: str, instance: str = "shared") -> float:
     """Seconds per episode of the env's exact oracle (two backward DPs) on R policies."""
     from olearn.envs.mdp.dynamics import best_value, policy_value
     from olearn.envs.mdp.linear_mdp import LinearMDPVector
 
-    env = LinearMDPVector(num_envs=replicates, device=device, **ENV)
+    env = LinearMDPVector(num_envs=replicates, device=device, instance=instance, **ENV)
     env.reset(seed=0)
     table = env.loss_table(env.theta(1))
     pi = torch.full((replicates, 5, 10, 4), 0.25, dtype=torch.float64, device=device)
@@ -63,11 +68,25 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="cpu")
     p.add_argument("--replicates", type=int, nargs="+", default=[1, 64])
+    p.add_argument("--oracle-only", action="store_true")
+    p.add_argument("--pairs", type=int, default=3)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"torch {torch.__version__} ({args.threads} threads), device {args.device}"
           + (f" ({torch.cuda.get_device_name()})" if args.device != "cpu" else ""))
+    if args.oracle_only:
+        print(f"LinearMDP-v0 {ENV}, oracle alone, {args.episodes} episodes per timing\n")
+        print("| R | shared: µs/episode | per_replicate: µs/episode | ratio |")
+        print("|---|---|---|---|")
+        for r in args.replicates:
+            times: dict[str, list[float]] = {"shared": [], "per_replicate": []}
+            for _ in range(args.pairs):
+                for inst in times:
+                    times[inst].append(bench_oracle(r, args.episodes, args.device, inst))
+            a, b = (1e6 * min(times[k]) for k in ("shared", "per_replicate"))
+            print(f"| {r} | {a:,.0f} | {b:,.0f} | {b / a:.2f} |", flush=True)
+        return
     print(f"LinearMDP-v0 {ENV}, K = {args.episodes} episodes per row\n")
     print("| agent | R | episodes/s | replicate-episodes/s | oracle share | regret/replicate |")
     print("|---|---|---|---|---|---|")

@@ -50,11 +50,10 @@ def policy_value(P: Tensor, loss: Tensor, policy: Tensor, start: str = "fixed") 
 def _policy_value_batched(P: Tensor, loss: Tensor, policy: Tensor, start: str) -> Tensor:  # noqa: N803
     p = P if P.dim() == 5 else P.unsqueeze(0)                       # (B, H-1, S, A, S')
     ell = loss if loss.dim() == 4 else loss.unsqueeze(0)            # (B', H, S, A)
-    r, horizon = policy.shape[0], ell.shape[1]
+    horizon = ell.shape[1]
     v = None
     for h in range(horizon - 1, -1, -1):
-        q = ell[:, h] if v is None else ell[:, h] + (
-            p[:, h].flatten(1, 2) @ v.unsqueeze(-1)).view(r, *ell.shape[2:])
+        q = ell[:, h] if v is None else ell[:, h] + (p[:, h] * v[:, None, None]).sum(-1)
         v = (policy[:, h] * q).sum(-1)                                # (R, S)
     assert v is not None
     return v[:, 0] if start == "fixed" else v.mean(-1)
@@ -72,8 +71,8 @@ def best_value(P: Tensor, loss: Tensor, start: str = "fixed") -> Tensor:  # noqa
         ell = loss if loss.dim() == 4 else loss.unsqueeze(0)
         vb = None
         for h in range(ell.shape[1] - 1, -1, -1):
-            q = ell[:, h] if vb is None else (
-                ell[:, h] + (p[:, h] @ vb[:, None, :, None]).squeeze(-1))
+            # Σ_s' P(s'|s, a) V(s') as a broadcast product (faster than R tiny matmuls)
+            q = ell[:, h] if vb is None else ell[:, h] + (p[:, h] * vb[:, None, None]).sum(-1)
             vb = q.amin(-1)                                           # (R, S)
         assert vb is not None
         return vb[:, 0] if start == "fixed" else vb.mean(-1)
