@@ -39,7 +39,7 @@ from olearn.memory import check_fits
 from olearn.progress import RunProgress
 from olearn.registry import make_agent, make_env, plugin_failure, where
 from olearn.saved import check_init, load_saved, save_agent
-from olearn.seeding import replicate_seeds
+from olearn.seeding import replicate_seeds, stream_kind
 from olearn.simulator import attach_simulators
 from olearn.spec import RunSpec
 from olearn.trace import Recorder, TraceSchema, TraceWriter, load, schedule
@@ -186,7 +186,7 @@ def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | N
     threads = _cpu_threads(cpu_threads)   # a cap: each compiled kernel picks its count under it
     started: list[str] = []               # labels of agents that have played a round
     try:
-        with _sigterm_as_interrupt():
+        with _sigterm_as_interrupt(), stream_kind(spec.rng):   # components take it at reset
             try:
                 agents = build(spec, device)
                 check_fits(spec.env.id, spec.env.kwargs, list(agents.values()),
