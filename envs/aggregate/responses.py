@@ -19,6 +19,7 @@ from olearn.linalg import (
     min_norm_solve,
     one_thread,
     replicate_chunks,
+    row_space_solve,
 )
 from olearn.seeding import BlockStream, draw
 from olearn.validation import check_choice, check_number
@@ -222,6 +223,8 @@ class AggregateResponsesVector(BatchedEnv):
         self._syy = torch.zeros(r, dtype=f64, device=dev)
         self._chunks = replicate_chunks(r, d)
         self._factor: Tensor | None = None      # augmented factor of [x, y] once definite
+        # the instances while at most d have come (Σxxᵀ singular): least squares in their span
+        self._rows: Tensor | None = torch.zeros(r, d, d + 1, dtype=f64, device=dev)
         self._next_try = max(1, math.ceil(d / k))
         self._t = 0
         self._bag = self._draw_bag(1)
@@ -273,11 +276,15 @@ class AggregateResponsesVector(BatchedEnv):
         if self._factor is not None:       # rank-k update of the augmented factor
             factor_add_instances(self._factor, x, y)
             return self._factor[:, d, d] ** 2 / k
+        fast = self._row_space(x, y)
         best = torch.empty_like(self._b)
         with one_thread():
             for sl in self._chunks:          # update and solve while in cache
                 self._A[sl].baddbmm_(x[sl].mT, x[sl])
-                best[sl] = min_norm_solve(self._A[sl], self._b[sl])
+                if fast is None:
+                    best[sl] = min_norm_solve(self._A[sl], self._b[sl])
+        if fast is not None:
+            return fast
         comparator = ((self._syy - (self._b * best).sum(-1)) / k).clamp_min(0.0)
         if self._t >= self._next_try and factors_compiled(self.device):
             # definite from here on (Σxxᵀ only grows); retried at growing intervals while not
@@ -288,8 +295,27 @@ class AggregateResponsesVector(BatchedEnv):
             if factor is not None:
                 rss = self._syy - (factor[:, :d, d] ** 2).sum(-1)
                 factor[:, d, d] = rss.clamp_min(0.0).sqrt()
-                self._factor = factor
+                self._factor, self._rows = factor, None
         return comparator
+
+    def _row_space(self, x: Tensor, y: Tensor) -> Tensor | None:
+        """The comparator while at most ``d`` instances have come, by the minimum-norm fit in
+        their span (an ``n × n`` Cholesky, not a ``d × d`` eigendecomposition): its residual,
+        0 up to rounding for independent rows; ``None`` past ``d`` rows or for dependent ones."""
+        if self._rows is None:
+            return None
+        k, d, n = self.bag_size, self.dim, (self._t - 1) * self.bag_size
+        if n + k > d:
+            self._rows = None
+            return None
+        self._rows[:, n:n + k, :d] = x
+        self._rows[:, n:n + k, d] = y
+        rows = self._rows[:, :n + k]
+        theta = row_space_solve(rows[..., :d], rows[..., d])
+        if theta is None:
+            return None
+        resid = rows[..., d] - (rows[..., :d] @ theta.unsqueeze(-1)).squeeze(-1)
+        return (resid * resid).sum(-1) / k
 
 
 AggregateResponses = single_view(AggregateResponsesVector)
