@@ -98,12 +98,17 @@ def simulate(spec: str, out: str | None, force: bool, resume: bool, quiet: bool,
         from olearn.plot import plot_runs
 
         plot_path = plot_runs([result.out], result.out / "regret.png")
+    _report(result.out, as_json=as_json, quiet=quiet, plot_path=plot_path)
+
+
+def _report(out: Path, *, as_json: bool, quiet: bool, plot_path: Path | None = None) -> None:
+    """After a run: the JSON summary, or the table (unless quiet) and where things went."""
     if as_json:
-        _echo_json(result.out)
+        _echo_json(out)
         return
     if not quiet:
-        _print_summary(result.out)
-    click.echo(f"trace: {result.out / 'trace'}")
+        _print_summary(out)
+    click.echo(f"trace: {out / 'trace'}")
     if plot_path is not None:
         click.echo(f"plot:  {plot_path}")
 
@@ -276,12 +281,7 @@ def evaluate(run: str, env_id: str | None, env_kw: tuple[str, ...], labels: tupl
                                              horizon=horizon, seed=seed,
                                              labels=list(labels) or None))
     result = run_spec(spec, out=out or default_out(spec), force=force, quiet=quiet or as_json)
-    if as_json:
-        _echo_json(result.out)
-        return
-    if not quiet:
-        _print_summary(result.out)
-    click.echo(f"trace: {result.out / 'trace'}")
+    _report(result.out, as_json=as_json, quiet=quiet)
 
 
 def _echo_json(out: Path) -> None:
