@@ -46,7 +46,10 @@ class AggregateResponsesVector(BatchedEnv):
       standardized. The rows (minus a fixed ``holdout`` fraction chosen by ``split_seed``, the
       same for every replicate; see :meth:`heldout`) are cut into ``⌊n/k⌋`` random
       non-overlapping bags of size ``k``, served one per round; each pass over the data draws a
-      fresh random partition per replicate (the ``n mod k`` rows left over sit out that pass).
+      fresh random partition per replicate (the ``n mod k`` rows left over sit out that pass),
+      or, with ``rebag=False``, serves the first pass's bags again (the paper's fixed bags:
+      with fresh partitions, enough passes make the individual labels identifiable from the
+      bag means).
 
     Label differential privacy (``dp_epsilon`` set; papers §4.4): labels clipped to
     ``[−clip, clip]`` and the mean released with Laplace noise of scale ``2·clip/(kε)``
@@ -90,7 +93,7 @@ class AggregateResponsesVector(BatchedEnv):
 
     Arguments
     ---------
-    data, target, dim, snr, noise, bag_size, dp_epsilon, clip, dp_clip, holdout, split_seed
+    data, target, dim, snr, noise, bag_size, dp_epsilon, clip, dp_clip, holdout, split_seed, rebag
         As above (``dim`` is read from the table for real data). ``num_envs`` is the number of
         replicates; ``device`` and ``dtype`` (float64 by default) where tensors live.
 
@@ -134,7 +137,7 @@ class AggregateResponsesVector(BatchedEnv):
                  dim: int = 5, snr: float = 1.0, noise: float = 1.0, bag_size: int = 5,
                  dp_epsilon: float | None = None, clip: float = 3.0,
                  dp_clip: Literal["label", "aggregate"] = "label", holdout: float = 0.0,
-                 split_seed: int = 0, device: str | torch.device = "cpu",
+                 split_seed: int = 0, rebag: bool = True, device: str | torch.device = "cpu",
                  dtype: str | torch.dtype = "float64") -> None:
         super().__init__(num_envs, device=device, dtype=dtype)
         if not isinstance(data, str):
@@ -150,6 +153,10 @@ class AggregateResponsesVector(BatchedEnv):
         check_number("holdout", holdout, low=0.0, high=0.99)
         check_number("snr", snr, low=0.0)
         check_number("noise", noise, low=0.0)
+        if not isinstance(rebag, bool):
+            msg = f"rebag must be true or false, got {rebag!r}"
+            raise ValueError(msg)
+        self.rebag = rebag
         self.data, self.target, self.snr, self.noise = data, target, float(snr), float(noise)
         self.bag_size, self.dp_epsilon = bag_size, dp_epsilon
         self.clip, self.dp_clip = clip, dp_clip
@@ -238,7 +245,7 @@ class AggregateResponsesVector(BatchedEnv):
             return x, mean + self.noise * self._eps(t - 1), mean
         p, j = divmod(t - 1, self._bags_per_pass)
         if p != self._pass:
-            self._pass, self._perm = p, self._order(p).argsort(dim=-1)
+            self._pass, self._perm = p, self._order(p if self.rebag else 0).argsort(dim=-1)
         idx = self._perm[:, j * self.bag_size:(j + 1) * self.bag_size]
         return self._X[idx], self._Y[idx], None
 

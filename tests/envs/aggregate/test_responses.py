@@ -177,3 +177,24 @@ def test_collinear_columns_stay_on_the_min_norm_solve(table):
         theta = np.linalg.lstsq(Xs[r], Ys[r], rcond=None)[0]
         best = ((Ys[r] - Xs[r] @ theta) ** 2).sum() / 4
         assert float(info["oracle"]["comparator_cum_loss"][r]) == pytest.approx(best, rel=1e-8)
+
+
+def test_rebag_false_serves_the_same_bags_every_pass(table):
+    kw = {"data": str(table / "t.csv"), "target": "y", "bag_size": 5}
+    fixed, fresh = Env(num_envs=2, rebag=False, **kw), Env(num_envs=2, **kw)
+    seen = {}
+    for name, env in (("fixed", fixed), ("fresh", fresh)):
+        env.reset(seed=1)
+        bags = []
+        for _ in range(16):                  # two passes of 8 bags
+            bags.append(env._bag[0].clone())
+            env.step(torch.zeros(2, 5, dtype=torch.float64))
+        seen[name] = bags
+    assert all(torch.equal(a, b) for a, b in zip(seen["fixed"][:8], seen["fixed"][8:],
+                                                 strict=True))
+    assert all(torch.equal(a, b) for a, b in zip(seen["fixed"][:8], seen["fresh"][:8],
+                                                 strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(seen["fresh"][:8], seen["fresh"][8:],
+                                                     strict=True))
+    with pytest.raises(ValueError, match="rebag must be true or false"):
+        Env(rebag=1)
