@@ -98,10 +98,10 @@ def simulate(spec: str, out: str | None, force: bool, resume: bool, quiet: bool,
         from olearn.plot import plot_runs
 
         plot_path = plot_runs([result.out], result.out / "regret.png")
-    _report(result.out, as_json=as_json, quiet=quiet, plot_path=plot_path)
+    _after_run(result.out, as_json=as_json, quiet=quiet, plot_path=plot_path)
 
 
-def _report(out: Path, *, as_json: bool, quiet: bool, plot_path: Path | None = None) -> None:
+def _after_run(out: Path, *, as_json: bool, quiet: bool, plot_path: Path | None = None) -> None:
     """After a run: the JSON summary, or the table (unless quiet) and where things went."""
     if as_json:
         _echo_json(out)
@@ -281,7 +281,7 @@ def evaluate(run: str, env_id: str | None, env_kw: tuple[str, ...], labels: tupl
                                              horizon=horizon, seed=seed,
                                              labels=list(labels) or None))
     result = run_spec(spec, out=out or default_out(spec), force=force, quiet=quiet or as_json)
-    _report(result.out, as_json=as_json, quiet=quiet)
+    _after_run(result.out, as_json=as_json, quiet=quiet)
 
 
 def _echo_json(out: Path) -> None:
