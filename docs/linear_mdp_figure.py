@@ -4,10 +4,12 @@ switching, random-walk and anti-uniform adversaries.
 Run from the repository root (CPU; about 40 minutes on the shared 2-core VM)::
 
     python docs/linear_mdp_figure.py     # writes docs/linear_mdp_{regret,actions,adversaries}.png
-    python docs/linear_mdp_figure.py --stage main     # or tabular, actions, adversaries
+    python docs/linear_mdp_figure.py --stage main     # or tabular, per_replicate, actions,
+                                                      # adversaries
     python docs/linear_mdp_figure.py --partial        # tables/figures from what is written so far
 
-It runs ``runs/linear_mdp_{regret_vs_k,lb_eta,tabular,tabular_defaults,actions}.toml`` and
+It runs ``runs/linear_mdp_{regret_vs_k,lb_eta,tabular,tabular_defaults,per_replicate}.toml``,
+``runs/linear_mdp_actions.toml`` and
 ``runs/linear_mdp_{switching,random_walk,anti_uniform}.toml`` (into ``runs/out/``, reusing
 finished runs; the actions study overrides ``actions`` per run) and prints the tables quoted
 in linear_mdp.md (the adversaries stage: about 4 minutes per adversary). Slopes are
@@ -123,6 +125,18 @@ def _etas(spec_path: Path) -> dict[str, str]:
     return out
 
 
+def _paired_ratio(name: str, agent: str, reference: str) -> str:
+    """Mean over replicates of agent/reference final regret (same instance per replicate)."""
+    last = (olearn.load(ROOT / "runs" / "out" / name).collect()
+            .filter(pl.col("t") == pl.col("t").max()))
+    a, b = (last.filter(pl.col("agent") == x).sort("replicate")["regret"].to_numpy()
+            for x in (agent, reference))
+    ratio = a / b
+    half = stats.t.ppf(0.975, len(ratio) - 1) * ratio.std(ddof=1) / np.sqrt(len(ratio))
+    return (f"| paired, per replicate | {agent} ÷ {reference} | | | | "
+            f"{ratio.mean():.2f} ± {half:.2f} (range {ratio.min():.2f}–{ratio.max():.2f}) | |")
+
+
 def adversaries_study() -> list[str]:
     """Regret vs K for every agent under the switching, random-walk and anti-uniform losses:
     one table per adversary (regret at K = 500, 2000 and the last K, the 95% t interval, the
@@ -198,8 +212,8 @@ def actions_study() -> list[str]:
 
 
 def main() -> None:
-    """``--stage main|tabular|actions|adversaries`` runs one study only (stages can run in
-    parallel)."""
+    """``--stage main|tabular|per_replicate|actions|adversaries`` runs one study only (stages
+    can run in parallel)."""
     stage = sys.argv[sys.argv.index("--stage") + 1] if "--stage" in sys.argv else "all"
     rows = []
     if stage in ("all", "main"):
@@ -209,6 +223,9 @@ def main() -> None:
     if stage in ("all", "tabular"):
         rows += curves("linear_mdp_tabular", "tabular MDP (H=3, S=3, A=3, d=9)", None)
         rows += curves("linear_mdp_tabular_defaults", "tabular, default η", None)
+    if stage in ("all", "per_replicate"):
+        rows += curves("linear_mdp_per_replicate", "stochastic, one instance per replicate", None)
+        rows.append(_paired_ratio("linear_mdp_per_replicate", "SimulatorFreePO", "UniformPolicy"))
     if rows:
         print("| setting | agent | regret K=500 | K=2000 | last K | regret at last K (± 95% t) "
               "| slope (K ≥ 500) |")
