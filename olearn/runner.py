@@ -343,6 +343,7 @@ def _run_agent(spec: RunSpec, entry: Any, agent: Any, out: Path, device: torch.d
     else:
         try:
             obs, _ = env.reset(seed=replicate_seeds(spec.seed, "env", ids))
+            attach_simulators(env, [agent])   # the env that runs, reset: its dynamics exist
             agent.reset(seeds=replicate_seeds(spec.seed, f"agent:{entry.label}", ids),
                         device=device)
             if init is not None:   # a warm start: the saved state, its random streams too

@@ -128,6 +128,7 @@ def load_agent(run_dir: str | Path, label: str) -> Any:
 
     from olearn.agent_state import load_state
     from olearn.registry import make_agent, make_env
+    from olearn.seeding import replicate_seeds
     from olearn.simulator import attach_simulators
     from olearn.spec import RunSpec
 
@@ -137,6 +138,8 @@ def load_agent(run_dir: str | Path, label: str) -> Any:
     env = make_env(spec.env.id, num_envs=replicates, device="cpu", kwargs=spec.env.kwargs)
     agent = make_agent(record["id"], env.single_observation_space, env.single_action_space,
                        label=label, **record["kwargs"])
+    ids = spec.replicate_ids if len(spec.replicate_ids) == replicates else range(replicates)
+    env.reset(seed=replicate_seeds(spec.seed, "env", ids))   # the run's instance, for planners
     attach_simulators(env, [agent])
     agent.reset(seeds=record["seeds"] or list(range(replicates)), device=torch.device("cpu"))
     load_state(agent, record["state"])
