@@ -1,8 +1,11 @@
-"""Make docs/neural_cb.png and docs/neural_cb_ablation.png from the runs/neural_cb_*.toml outputs.
+"""Make docs/neural_cb.png (and docs/neural_cb_ablation.png when the ablation ran) from the
+reporting runs of docs/neural_cb_tune.py (docs/tuning.md):
 
-    for r in cosine quadratic wine breast_cancer digits ablation; do
-        olearn simulate runs/neural_cb_$r.toml --out runs/out/neural_cb_$r --no-plot; done
+    nice python docs/neural_cb_tune.py        # tuning sweeps, then runs/out/neural_cb_<testbed>
     python docs/neural_cb_figure.py runs/out
+
+Bands: mean ± Student-t 95% confidence interval of the mean over the R replicates
+(olearn.metrics.curve, column ci95).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from olearn.metrics import curve  # noqa: E402
 from olearn.trace import load  # noqa: E402
 
-PANELS = ["digits", "wine", "breast_cancer", "cosine", "quadratic"]
+PANELS = ["cosine", "quadratic", "wine"]
+BAND = "mean ± Student-t 95% CI over replicates"
 
 
 def panel(ax, run: Path, title: str) -> None:
@@ -35,23 +39,26 @@ def panel(ax, run: Path, title: str) -> None:
 
 def main(root: str) -> None:
     base = Path(root)
-    fig, axes = plt.subplots(2, 3, figsize=(12, 6.5), dpi=110)
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7), dpi=110)
     for ax, name in zip(axes.flat, PANELS, strict=False):
         run = base / f"neural_cb_{name}"
         panel(ax, run if run.exists() else base / name, name)
-    axes[0, 0].set_ylabel("cumulative regret (mean ± 95%)", fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("cumulative regret", fontsize=8)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     axes.flat[-1].axis("off")
-    axes.flat[-1].legend(handles, labels, loc="center", fontsize=9)
+    axes.flat[-1].legend(handles, labels, loc="center", fontsize=9,
+                         title=f"tuned (docs/tuning.md)\nbands: {BAND}", title_fontsize=8)
     fig.tight_layout()
     out = Path(__file__).parent
     fig.savefig(out / "neural_cb.png")
-    fig, ax = plt.subplots(figsize=(6.5, 4), dpi=110)
     abl = base / "neural_cb_ablation"
-    abl = abl if abl.exists() else base / "ablation"
-    panel(ax, abl, "cosine: perturbation off vs on (c_p)")
-    ax.set_ylabel("cumulative regret (mean ± 95%)", fontsize=8)
-    ax.legend(fontsize=8)
+    if not abl.exists():
+        return
+    fig, ax = plt.subplots(figsize=(6.5, 4), dpi=110)
+    panel(ax, abl, "cosine: perturbation off vs on (c_p), tuned lr and γ")
+    ax.set_ylabel("cumulative regret", fontsize=8)
+    ax.legend(fontsize=8, title=f"bands: {BAND}", title_fontsize=7)
     fig.tight_layout()
     fig.savefig(out / "neural_cb_ablation.png")
 

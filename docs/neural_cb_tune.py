@@ -4,14 +4,15 @@
     nice python docs/neural_cb_tune.py --quick    # the same pipeline at toy sizes (smoke test)
     python docs/neural_cb_tune.py --tables        # print the tables of finished runs again
     python docs/neural_cb_tune.py --check         # the small reproducibility table only
+    nice python docs/neural_cb_tune.py --ablation # perturbation off/on at the tuned lr and γ
 
 Protocol (docs/tuning.md): every agent, baselines included, has one sweep spec per testbed
 under ``runs/tune/`` (``neural_cb_<testbed>_<agent>.toml``): its own grid of 4 configurations
-on the tuning seed 1000 (R = 4 replicates, T = 600). The configuration with the lowest mean
+on the tuning seed 1000 (R = 2 replicates, T = 200). The configuration with the lowest mean
 final regret (``olearn.sweep.report.best``, seeds and replicates pooled) is written into the
-reporting spec ``runs/neural_cb_<testbed>.toml`` (root seed 0, R = 8: replicates disjoint from
-the tuning ones), which is run and summarised as mean ± Student-t 95% interval of final regret
-(``olearn.metrics.final`` over ``olearn.load``). The numbers go to
+reporting spec ``runs/neural_cb_<testbed>.toml`` (root seed 0, R = 6, T = 500: replicates
+disjoint from the tuning ones), which is run and summarised as mean ± Student-t 95% interval
+of final regret (``olearn.metrics.final`` over ``olearn.load``). The numbers go to
 ``docs/neural_cb_tables.json`` (what ``tests/docs/test_neural_tables.py`` compares against)
 and the markdown tables to stdout (pasted into docs/neural_cb.md).
 """
@@ -22,7 +23,7 @@ import argparse
 import json
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +39,12 @@ TESTBEDS: dict[str, dict[str, Any]] = {
     # env, reward range (for the IGW agents' loss mapping), reporting horizon, title
     "cosine": {"env": {"id": "olearn/ContextualBandit-v0",
                        "kwargs": {"arms": 4, "dim": 5, "reward": "cosine", "noise": 0.1}},
-               "reward_range": [-1.0, 1.0], "horizon": 1500, "title": "cosine, K=4, d=5"},
+               "reward_range": [-1.0, 1.0], "horizon": 500, "title": "cosine, K=4, d=5"},
     "quadratic": {"env": {"id": "olearn/ContextualBandit-v0",
                           "kwargs": {"arms": 4, "dim": 5, "reward": "quadratic", "noise": 0.1}},
-                  "reward_range": [0.0, 10.0], "horizon": 1500, "title": "quadratic, K=4, d=5"},
+                  "reward_range": [0.0, 10.0], "horizon": 500, "title": "quadratic, K=4, d=5"},
     "wine": {"env": {"id": "olearn/ClassificationBandit-v0", "kwargs": {"dataset": "wine"}},
-             "reward_range": [0.0, 1.0], "horizon": 1500, "title": "wine, K=3"},
+             "reward_range": [0.0, 1.0], "horizon": 500, "title": "wine, K=3"},
 }
 
 NEURAL_UCB = {"hidden": [100], "train_steps": 10, "batch_size": 64, "buffer_size": 2000,
@@ -63,9 +64,9 @@ AGENTS: dict[str, tuple[str, dict[str, Any], dict[str, list[Any]]]] = {
 }
 IGW = ("NeuFastCB", "NeuSquareCB")
 
-TUNE = {"horizon": 600, "replicates": 4, "seeds": [1000]}
-REPORT = {"replicates": 8, "seed": 0}
-QUICK = {"tune_horizon": 200, "tune_replicates": 2, "horizon": 300, "replicates": 2}
+TUNE = {"horizon": 200, "replicates": 2, "seeds": [1000]}
+REPORT = {"replicates": 6, "seed": 0}
+QUICK = {"tune_horizon": 50, "tune_replicates": 2, "horizon": 100, "replicates": 2}
 
 
 # ---------------------------------------------------------------------------- specs
@@ -213,6 +214,28 @@ def config_markdown(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def flattening(run: str | Path, a: str = "NeuFastCB", b: str = "NeuSquareCB") -> dict[str, Any]:
+    """How flat each agent's curve is at the end: per replicate the late growth exponent
+    ``log2(R(T)/R(T/2))`` (1: linear, 0.5: √T, → 0: flat), mean ± t-interval, and the paired
+    difference ``a − b`` over replicates (same replicate id, same environment stream)."""
+    import olearn
+    from olearn.metrics import mean_ci
+
+    lf = olearn.load(run).filter(pl.col("agent").is_in([a, b]))
+    horizon = lf.select(pl.col("t").max()).collect().item()
+    half = lf.filter(pl.col("t") <= horizon // 2).select(pl.col("t").max()).collect().item()
+    ends = (lf.filter(pl.col("t").is_in([half, horizon]))
+            .collect().pivot(on="t", index=["agent", "replicate"], values="regret")
+            .with_columns((pl.col(str(horizon)) / pl.col(str(half))).log(2).alias("late")))
+    per = ends.group_by("agent").agg(mean_ci("late")).sort("agent")
+    wide = ends.pivot(on="agent", index="replicate", values="late")
+    diff = wide.select((pl.col(a) - pl.col(b)).alias("d")).select(mean_ci("d"))
+    out = {r["agent"]: {"mean": r["mean"], "ci95": r["ci95"]} for r in per.iter_rows(named=True)}
+    out["difference"] = diff.row(0, named=True)
+    out["rounds"] = [half, horizon]
+    return out
+
+
 def check_table(out: str | Path) -> dict[str, dict[str, Any]]:
     """The small reproducibility table (runs/neural_cb_check.toml), run into ``out``."""
     simulate_spec((str(CHECK_SPEC), str(out)))
@@ -225,12 +248,52 @@ def check_markdown(cells: dict[str, dict[str, Any]]) -> str:
             "| wine (300, 4) | " + " | ".join(fmt(cells[a]) for a in labels) + " |")
 
 
+# ---------------------------------------------------------------------------- ablation
+ABLATION = {"off": {"perturbation": "none"}, "cp0.01": {"c_p": 0.01, "S": 4},
+            "cp0.1": {"c_p": 0.1, "S": 4}}
+
+
+def ablation(out_root: Path, quick: bool) -> dict[str, dict[str, Any]]:
+    """Perturbation off / c_p = 0.01 / c_p = 0.1 for both IGW agents on cosine, each at the
+    lr and γ its tuning selected (read from docs/neural_cb_tables.json); reporting seed 0."""
+    chosen = json.loads(TABLES_JSON.read_text())["testbeds"]["cosine"]["chosen"]
+    tb = TESTBEDS["cosine"]
+    agents = []
+    for label in IGW:
+        aid, fixed, _ = AGENTS[label]
+        for name, pert in ABLATION.items():
+            kw = {k: v for k, v in fixed.items() if k not in ("c_p", "S")}
+            kw |= {"reward_range": tb["reward_range"], **chosen[label]["config"], **pert}
+            agents.append({"label": f"{label}-{name}", "id": aid, "kwargs": kw})
+    spec = {"name": "neural_cb_ablation",
+            "horizon": QUICK["horizon"] if quick else tb["horizon"],
+            "replicates": QUICK["replicates"] if quick else REPORT["replicates"],
+            "seed": REPORT["seed"], "device": "cpu", "record": {"every": 10},
+            "env": tb["env"], "agents": agents}
+    path = (out_root / "specs" if quick else ROOT / "runs") / "neural_cb_ablation.toml"
+    write_spec(path, spec, "# Perturbation ablation on cosine at the tuned lr and γ of each IGW "
+               "agent, written by docs/neural_cb_tune.py --ablation.\n")
+    run = out_root / "neural_cb_ablation"
+    simulate_spec((str(path), str(run)))
+    return final_table(run)
+
+
+def ablation_markdown(cells: dict[str, dict[str, Any]]) -> str:
+    lines = ["| | " + " | ".join(ABLATION) + " |", "|---|" + "---|" * len(ABLATION)]
+    for label in IGW:
+        lines.append(f"| {label} | " + " | ".join(fmt(cells[f"{label}-{n}"]) for n in ABLATION)
+                     + " |")
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="toy sizes, into runs/out/quick")
     p.add_argument("--tables", action="store_true", help="only print the tables of done runs")
     p.add_argument("--check", action="store_true", help="only the reproducibility table")
+    p.add_argument("--ablation", action="store_true",
+                   help="perturbation off/on on cosine at the tuned lr and γ (after tuning)")
     p.add_argument("--testbeds", default=",".join(TESTBEDS))
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--write-tune-specs", action="store_true",
@@ -238,6 +301,12 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     if a.write_tune_specs:
         write_tune_specs()
+        return
+    if a.ablation:
+        cells = ablation(OUT / "quick" if a.quick else OUT, a.quick)
+        print(ablation_markdown(cells))
+        if not a.quick:
+            _update_json({"ablation": cells})
         return
     if a.check:
         cells = check_table(OUT / "neural_cb_check")
@@ -248,8 +317,7 @@ def main(argv: list[str] | None = None) -> None:
     testbeds = a.testbeds.split(",")
     out_root = OUT / "quick" if a.quick else OUT
     results: dict[str, dict[str, Any]] = {}
-    specs = []
-    for testbed in testbeds:
+    for testbed in testbeds:   # tune, then report, one testbed at a time
         if a.tables:   # the sweeps are complete: run_sweep only reads them
             chosen = {label: tune(testbed, label, out_root, a.quick, 1) for label in AGENTS}
         else:
@@ -260,6 +328,7 @@ def main(argv: list[str] | None = None) -> None:
                 chosen = {label: f.result() for label, f in futures.items()}
         spec = report_spec(testbed, chosen, a.quick)
         path = (out_root / "specs" if a.quick else ROOT / "runs") / f"neural_cb_{testbed}.toml"
+        run = out_root / f"neural_cb_{testbed}"
         if not a.tables:
             write_spec(path, spec,
                        f"# Reporting spec for {testbed}, written by docs/neural_cb_tune.py from "
@@ -267,30 +336,64 @@ def main(argv: list[str] | None = None) -> None:
                        f"{testbed}_*.toml (docs/tuning.md).\n"
                        "# Each agent at its selected configuration; root seed 0 (tuning used "
                        "seed 1000).\n")
-        specs.append((str(path), str(out_root / f"neural_cb_{testbed}")))
-        results[testbed] = {"chosen": chosen, "title": TESTBEDS[testbed]["title"]}
-    if not a.tables:
-        with ProcessPoolExecutor(max_workers=min(a.workers, len(specs))) as pool:
-            for done in pool.map(simulate_spec, specs):
-                print(f"reported {done}", file=sys.stderr, flush=True)
-    for res, (_, run) in zip(results.values(), specs, strict=True):
-        res["final"] = final_table(run)
+            t0 = time.time()
+            simulate_spec((str(path), str(run)))
+            print(f"reported {run} ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
+        results[testbed] = {"chosen": chosen, "title": TESTBEDS[testbed]["title"],
+                            "final": final_table(run), "flattening": flattening(run)}
+        if not a.quick:   # (--tables recomputes the same numbers from the same runs)
+            _update_json({"testbeds": {testbed: results[testbed]}})
     labels = list(AGENTS)
     print(markdown(results, labels))
     print()
     print(config_markdown(results))
-    if not a.quick and not a.tables:
-        _update_json({"testbeds": results})
+    print()
+    print(flattening_markdown(results))
+    if a.tables:
+        print()
+        print(tuning_markdown(testbeds, out_root))
+
+
+def tuning_markdown(testbeds: list[str], out_root: Path) -> str:
+    """Every tuning configuration: mean ± interval of final regret on the tuning seed."""
+    lines = ["| agent | configuration | " + " | ".join(testbeds) + " |",
+             "|---|---|" + "---|" * len(testbeds)]
+    for label in AGENTS:
+        tables = [grid_table(tb, label, out_root) for tb in testbeds]
+        keys = [c for c in tables[0].columns if c.startswith("agents.")]
+        for i, row in enumerate(tables[0].iter_rows(named=True)):
+            conf = ", ".join(f"{k.rsplit('.', 1)[-1]}={row[k]}" for k in keys)
+            cells = [fmt(t.row(i, named=True)) for t in tables]
+            lines.append(f"| {label} | {conf} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def flattening_markdown(results: dict[str, dict[str, Any]]) -> str:
+    lines = ["| testbed (R(T/2) → R(T)) | NeuFastCB | NeuSquareCB | paired difference |",
+             "|---|---|---|---|"]
+    for testbed, res in results.items():
+        f = res["flattening"]
+        cell = [f"{f[k]['mean']:.2f} ± {f[k]['ci95']:.2f}"
+                for k in ("NeuFastCB", "NeuSquareCB", "difference")]
+        lines.append(f"| {testbed} ({f['rounds'][0]} → {f['rounds'][1]}) | " + " | ".join(cell)
+                     + " |")
+    return "\n".join(lines)
 
 
 def _update_json(part: dict[str, Any]) -> None:
-    data = json.loads(TABLES_JSON.read_text()) if TABLES_JSON.exists() else {}
-    for k, v in part.items():
-        if isinstance(v, dict) and isinstance(data.get(k), dict):
-            data[k].update(v)
-        else:
-            data[k] = v
-    TABLES_JSON.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    """Merge ``part`` into the JSON (one testbed per process may run at the same time)."""
+    import fcntl
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    with open(OUT / "neural_cb_tables.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = json.loads(TABLES_JSON.read_text()) if TABLES_JSON.exists() else {}
+        for k, v in part.items():
+            if isinstance(v, dict) and isinstance(data.get(k), dict):
+                data[k].update(v)
+            else:
+                data[k] = v
+        TABLES_JSON.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":
