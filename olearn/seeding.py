@@ -136,9 +136,9 @@ def replicate_seeds(root: int, stream: str, replicates: Sequence[int] | range) -
 def generators(seeds: Sequence[int], name: str) -> list[torch.Generator]:
     """One CPU ``torch.Generator`` per replicate, for one-off draws (initial weights, instances)."""
     out = []
-    for s in seeds:
+    for s in derive_many(seeds, name):   # derive(s, name) for each seed, computed at once
         g = torch.Generator()
-        g.manual_seed(derive(s, name))
+        g.manual_seed(s)
         out.append(g)
     return out
 
