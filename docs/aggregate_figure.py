@@ -7,10 +7,11 @@
 Studies 1 and 2 run the committed specs (runs/aggregate_risk_vs_rho.toml,
 runs/aggregate_dp_bag_size.toml) through ``olearn.simulate`` with the overrides printed beside
 each row, and read the final round's ``excess_loss`` from the traces (mean over replicates,
-Student-t 95% intervals). Study 3 needs the final models for a held-out evaluation, which the
-runner does not save: it drives the same env and agents through act -> step -> update (the
-loop's order, no delay) and evaluates ``agent.predict`` on ``env.heldout()``. Outputs:
-docs/aggregate_*.png and the Markdown tables on stdout.
+Student-t 95% intervals). Study 3 runs runs/aggregate_diabetes.toml the same way (bag size,
+horizon and replicates overridden) and evaluates the final models on the held-out rows: the
+runner saves every trained agent with the run (``OUT/agents/<label>.pt``), read back with
+``olearn.load_agent``, whose ``predict`` is applied to ``env.heldout()`` (the env's fixed split,
+the same for every replicate). Outputs: docs/aggregate_*.png and the Markdown tables on stdout.
 """
 
 from __future__ import annotations
@@ -31,9 +32,7 @@ from scipy import stats  # noqa: E402
 
 import olearn  # noqa: E402
 from olearn.envs.aggregate.risk import exact_risk  # noqa: E402
-from olearn.registry import make_agent, make_env  # noqa: E402
-from olearn.seeding import replicate_seeds  # noqa: E402
-from olearn.types import Step  # noqa: E402
+from olearn.registry import make_env  # noqa: E402
 
 DOCS = Path(__file__).parent
 RUNS = DOCS.parent / "runs"
@@ -135,38 +134,35 @@ def study2(quick: bool) -> None:
     fig.savefig(DOCS / "aggregate_dp_bag_size.png", dpi=110)
 
 
-def train_heldout(env_kw: dict, agent_kw: dict, horizon: int, replicates: int) -> np.ndarray:
-    """Held-out MSE per replicate of the final model (act -> step -> update, no delay)."""
-    env = make_env("olearn/AggregateResponses-v0", num_envs=replicates, kwargs=env_kw)
-    agent = make_agent("olearn/Interpolating-v0", env.single_observation_space,
-                       env.single_action_space, **agent_kw)
-    ids = range(replicates)
-    obs, _ = env.reset(seed=replicate_seeds(0, "env", ids))
-    agent.reset(seeds=replicate_seeds(0, "agent", ids), device=torch.device("cpu"))
-    for t in range(1, horizon + 1):
-        action, info = agent.act(obs)
-        nxt, reward, term, trunc, einfo = env.step(action)
-        agent.update(Step(t, obs, action, info, reward, einfo["feedback"], nxt, term | trunc))
-        obs = nxt
+def heldout_mse(spec: olearn.RunSpec) -> dict[str, np.ndarray]:
+    """Run ``spec``; the held-out MSE per replicate of each agent's saved final model."""
+    out = Path(tempfile.mkdtemp()) / "run"
+    olearn.simulate(spec, out=out, quiet=True)
+    env = make_env(spec.env.id, num_envs=1, kwargs=spec.env.kwargs)
     X, y = env.heldout()
-    return ((agent.predict(X) - y) ** 2).mean(-1).numpy()
+    return {e.label: ((olearn.load_agent(out, e.label).predict(X) - y) ** 2).mean(-1).numpy()
+            for e in spec.agents}
 
 
 def study3(quick: bool) -> None:
     ks = [1, 4, 16, 32] if not quick else [1, 8]
     rhos = [0.0, 0.25, 0.5, 0.75, 1.0]
     passes, reps = (20, 5) if not quick else (2, 2)
-    mlp = {"model": "mlp", "hidden": (64, 64), "optimizer": "adam", "lr": 1e-3}
     print(f"\n### Study 3: diabetes, MLP 10-64-64-1, held-out MSE (standardized target), "
           f"{passes} passes, {reps} replicates\n")
     print("| k | " + " | ".join(f"ρ={r:g}" for r in rhos) + " | best ρ |")
     print("|---|" + "---|" * (len(rhos) + 1))
     fig, ax = plt.subplots(figsize=(6, 4))
     for k in ks:
-        env_kw = {"data": "diabetes", "bag_size": k, "holdout": 0.2}
-        horizon = passes * (354 // k)
-        grid = [0.0] if k == 1 else rhos
-        res = [t_ci(train_heldout(env_kw, {**mlp, "rho": r}, horizon, reps)) for r in grid]
+        spec = with_overrides(RUNS / "aggregate_diabetes.toml", reps,
+                              horizon=passes * (354 // k), bag_size=k)
+        labels = [f"rho{r:g}" for r in rhos]
+        assert [e.label for e in spec.agents] == labels, "the spec's agents are the ρ grid"
+        if k == 1:                          # every ρ coincides: run one
+            spec = olearn.RunSpec.from_dict({**spec.to_dict(), "agents": [spec.to_dict()[
+                "agents"][0]]})
+        mse = heldout_mse(spec)
+        res = [t_ci(mse[label]) for label in labels if label in mse]
         if k == 1:
             res = res * len(rhos)
         best = rhos[int(np.argmin([m for m, _ in res]))] if k > 1 else "any"
