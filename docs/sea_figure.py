@@ -1,11 +1,25 @@
 """Figures and numbers of docs/sea.md: SEA regret curves and regret vs the SEA variance terms.
 
-Run from the repository root (about 2 minutes on a laptop CPU)::
+Run from the repository root (about half an hour on two busy CPU cores)::
 
     python docs/sea_figure.py            # writes docs/sea_regret.png, docs/sea_bound.png
 
 It runs ``runs/sea_{iid_sigma0,iid_sigma01,iid_sigma04,adversarial}.toml`` (into
-``runs/out/``, reusing finished runs) and a σ sweep, then prints the tables quoted in sea.md.
+``runs/out/``, reusing finished runs), a σ sweep, ``runs/sea_dynamic{,_switching}.toml``
+(dynamic regret) and ``runs/sea_exp_concave{_d2,,_d8}.toml``, then prints the tables quoted
+in sea.md.
+
+The specs record rounds 1000 and 4000 exactly (``record.at``) on top of their log-spaced
+rounds; the table reads exactly the rounds it names and fails if one was not recorded.
+Cells are ``mean ± half width`` of the Student-t 95% interval over replicates
+(:func:`olearn.metrics.mean_ci`; ``n/a`` with one replicate). Which regret each row reports:
+the env's ``regret`` column, ``Σ F_t(x_t) − min_x Σ F_t(x)`` with ``F_t = E_{D_t} f_t``. For
+the i.i.d. rows that is the SEA pseudo-regret (noise averaged out); the last column adds the
+regret against the realized losses (``realized_regret``). For the random-sign rows the env
+treats the signs as the adversary's (``D_t`` a Dirac mass), so ``regret`` is regret against
+the realized sign sequence; averaged over the fair signs every ``F_t`` is 0 and the SEA
+pseudo-regret is exactly 0 for every learner (the last column), while constant play ``x = 0``
+already has regret ``‖c‖·E|Σ_t s_t| ≈ ‖c‖√(2T/π)`` against the realized signs.
 """
 
 from __future__ import annotations
@@ -21,11 +35,18 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
 import olearn  # noqa: E402
+from olearn.metrics import mean_ci  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PANELS = [("sea_iid_sigma0", "i.i.d., σ = 0"), ("sea_iid_sigma01", "i.i.d., σ = 0.1"),
           ("sea_iid_sigma04", "i.i.d., σ = 0.4"), ("sea_adversarial", "adversarial (random signs)")]
 COLORS = {"oomd": "C0", "ogd": "C1", "oftrl": "C2"}
+ROUNDS = (1000, 4000, 16000)
+
+
+def _cell(mean: float, half: float | None) -> str:
+    """``mean ± half`` (Student-t 95% half width), ``n/a`` for the interval of one replicate."""
+    return f"{mean:.2f} ± " + ("n/a" if half is None or not np.isfinite(half) else f"{half:.2f}")
 
 
 def _run(spec: olearn.RunSpec | Path, out: Path) -> pl.LazyFrame:
@@ -40,26 +61,40 @@ def regret_figure() -> list[str]:
     rows = []
     for ax, (name, title) in zip(axes, PANELS, strict=True):
         lf = _run(ROOT / "runs" / f"{name}.toml", ROOT / "runs" / "out" / name)
-        df = (lf.group_by("agent", "t")
-              .agg(pl.col("regret").mean().alias("m"), pl.col("regret").std().alias("s"),
-                   pl.len().alias("n"))
-              .sort("t").collect())
+        df = lf.group_by("agent", "t").agg(mean_ci("regret")).sort("t").collect()
+        real = (lf.group_by("agent", "t").agg(mean_ci("realized_regret"))
+                .filter(pl.col("t") == ROUNDS[-1]).collect())
+        random_signs = name == "sea_adversarial"
         for agent in ("oomd", "ogd", "oftrl"):
             d = df.filter(pl.col("agent") == agent)
-            t, m = d["t"].to_numpy(), d["m"].to_numpy()
-            half = 1.96 * d["s"].to_numpy() / np.sqrt(d["n"].to_numpy())
+            t, m = d["t"].to_numpy(), d["mean"].to_numpy()
+            half = d["ci95"].fill_null(0.0).to_numpy()
             ax.plot(t, np.maximum(m, 1e-3), label=agent, color=COLORS[agent])
             ax.fill_between(t, np.maximum(m - half, 1e-3), m + half, alpha=0.2,
                             color=COLORS[agent])
-            at = {T: float(m[np.searchsorted(t, T)]) for T in (1000, 4000, 16000)}
+            cells = []
+            for T in ROUNDS:   # exactly the rounds the table names (record.at), or fail
+                row = d.filter(pl.col("t") == T)
+                if row.height != 1:
+                    raise SystemExit(f"{name}: round {T} was not recorded (record.at)")
+                cells.append(_cell(row["mean"][0], row["ci95"][0]))
             keep = t >= 250
             slope = float(np.polyfit(np.log(t[keep]), np.log(np.maximum(m[keep], 1e-9)), 1)[0])
-            rows.append(f"| {title} | {agent} | {at[1000]:.2f} | {at[4000]:.2f} | "
-                        f"{at[16000]:.2f} | {slope:.2f} |")
+            if random_signs:   # F_t = E_s f_t = 0 for every x: pseudo-regret 0 exactly
+                other = "0 (exact)"
+            else:
+                r = real.filter(pl.col("agent") == agent)
+                other = _cell(r["mean"][0], r["ci95"][0])
+            rows.append(f"| {title} | {agent} | " + " | ".join(cells)
+                        + f" | {slope:.2f} | {other} |")
+        if random_signs:
+            ts = np.geomspace(1, ROUNDS[-1], 60)
+            ax.plot(ts, np.sqrt(2 * ts / np.pi), "k:", lw=1, label="x = 0: √(2t/π)")
         ax.set(xscale="log", yscale="log", title=title, xlabel="round t")
         ax.grid(alpha=0.3, which="both")
-    axes[0].set_ylabel("regret (mean of 8 replicates, 95% band)")
+    axes[0].set_ylabel("regret (mean of 8 replicates, Student-t 95% CI band)")
     axes[0].legend()
+    axes[-1].legend()
     fig.suptitle("SEA-v0, linear losses on the unit ball in R^5: optimistic OMD vs OGD vs "
                  "optimistic FTRL")
     fig.tight_layout()
@@ -84,15 +119,15 @@ def bound_figure() -> list[str]:
                        (("oomd", "olearn/OptimisticOMD-v0"), ("ogd", "olearn/OGD-v0"),
                         ("oftrl", "olearn/OptimisticFTRL-v0"))]})
         lf = _run(spec, ROOT / "runs" / "out" / spec.name)
-        fin = (lf.filter(pl.col("t") == 4000).group_by("agent")
-               .agg(pl.col("regret").mean(),
-                    (pl.col("sigma2_cum") + pl.col("adv_variation_cum")).mean().alias("var"))
-               .collect())
+        fin = (lf.filter(pl.col("t") == 4000)
+               .with_columns((pl.col("sigma2_cum") + pl.col("adv_variation_cum")).alias("var"))
+               .group_by("agent").agg(*mean_ci("regret"), pl.col("var").mean())
+               .sort("agent").collect())
         for rec in fin.iter_rows(named=True):
-            pts.append((kind, rec["agent"], rec["var"], rec["regret"]))
+            pts.append((kind, rec["agent"], rec["var"], rec["mean"]))
             rows.append(f"| {kind} {env.get('budget', '')} | {env['sigma']} | {rec['agent']} | "
-                        f"{rec['var']:.1f} | "
-                        f"{rec['regret']:.2f} |")
+                        f"{rec['var']:.1f} | {_cell(rec['mean'], rec['ci95'])} | "
+                        f"{rec['mean'] / np.sqrt(rec['var']):.2f} |")
     fig, ax = plt.subplots(figsize=(6.5, 4.6))
     marks = {"iid": "o", "adversarial": "s", "corrupted": "^"}
     for agent in ("oomd", "ogd", "oftrl"):
@@ -114,11 +149,56 @@ def bound_figure() -> list[str]:
     return rows
 
 
+def dynamic_table() -> list[str]:
+    """Dynamic regret of the ensemble, its near-best grid members and single learners."""
+    rows = []
+    for name, title in (("sea_dynamic", "drift 0.003 rad/round, σ = 0.1"),
+                        ("sea_dynamic_switching", "flip every 500, σ = 0.4")):
+        lf = _run(ROOT / "runs" / f"{name}.toml", ROOT / "runs" / "out" / name)
+        df = (lf.filter(pl.col("t").is_in(ROUNDS)).group_by("agent", "t")
+              .agg(*mean_ci("dynamic_regret"), pl.col("path_length").mean().alias("P"))
+              .sort("agent", "t").collect())
+        for agent in df["agent"].unique(maintain_order=True):
+            d = df.filter(pl.col("agent") == agent)
+            if d.height != len(ROUNDS):
+                raise SystemExit(f"{name}: rounds {ROUNDS} were not all recorded (record.at)")
+            cells = [_cell(m, h) for m, h in zip(d["mean"], d["ci95"], strict=True)]
+            rows.append(f"| {title} | {agent} | " + " | ".join(cells)
+                        + f" | {d['P'][-1]:.0f} |")
+    return rows
+
+
+def exp_concave_table() -> list[str]:
+    """Online-Newton optimistic OMD (β = 0.5, 5) vs OGD on least squares, d = 2, 4, 8."""
+    rows = []
+    for name, d in (("sea_exp_concave_d2", 2), ("sea_exp_concave", 4), ("sea_exp_concave_d8", 8)):
+        lf = _run(ROOT / "runs" / f"{name}.toml", ROOT / "runs" / "out" / name)
+        df = (lf.filter(pl.col("t").is_in([500, 2000])).group_by("agent", "t")
+              .agg(mean_ci("regret")).sort("agent", "t").collect())
+        for agent in df["agent"].unique(maintain_order=True):
+            m = df.filter(pl.col("agent") == agent)
+            if m.height != 2:
+                raise SystemExit(f"{name}: rounds 500 and 2000 were not both recorded")
+            cells = [_cell(a, h) for a, h in zip(m["mean"], m["ci95"], strict=True)]
+            rows.append(f"| {d} | {agent} | " + " | ".join(cells)
+                        + f" | {m['mean'][1] - m['mean'][0]:.2f} |")
+    return rows
+
+
 if __name__ == "__main__":
-    print("| setting | agent | R(1000) | R(4000) | R(16000) | log-log slope (t ≥ 250) |")
-    print("|---|---|---|---|---|---|")
+    print("| setting | agent | R(1000) | R(4000) | R(16000) | log-log slope (t ≥ 250) "
+          "| other regret at 16000 |")
+    print("|---|---|---|---|---|---|---|")
     print("\n".join(regret_figure()))
     sys.stdout.flush()
-    print("\n| regime | σ | agent | σ²₁:T + Σ²₁:T | final regret |")
-    print("|---|---|---|---|---|")
+    print("\n| regime | σ | agent | σ²₁:T + Σ²₁:T | final regret | regret / √(σ²+Σ²) |")
+    print("|---|---|---|---|---|---|")
     print("\n".join(bound_figure()))
+    sys.stdout.flush()
+    print("\n| stream | agent | D-R(1000) | D-R(4000) | D-R(16000) | P_T |")
+    print("|---|---|---|---|---|---|")
+    print("\n".join(dynamic_table()))
+    sys.stdout.flush()
+    print("\n| d | agent | R(500) | R(2000) | R(2000) − R(500) |")
+    print("|---|---|---|---|---|")
+    print("\n".join(exp_concave_table()))
