@@ -19,6 +19,12 @@ d = 100 features, bags of k = 10, ρ = 0.5. Contenders, each fed one bag per rou
     python benchmarks/aggregate.py                  # T = 2000 bags (R = 256: 400)
     python benchmarks/aggregate.py --quick          # shorter, same rates
     python benchmarks/aggregate.py --repeat 5       # closed-form rows: 5 interleaved rounds
+    python benchmarks/aggregate.py --steady 10      # closed form once M is definite, 10 pairs
+
+``--steady N`` times the closed forms past the first bags (while ``M`` is singular the numpy
+loop calls ``lstsq`` and olearn the row-space solve): numpy 150 bags, olearn R = 256 4 bags
+(both inverses) and R = 1 300 bags, in N interleaved rounds of a few tenths of a second each,
+and prints the median ratios (the VM's load drifts on the scale of seconds).
     python benchmarks/aggregate.py --device cuda    # the olearn rows on a GPU
 """
 
@@ -98,6 +104,65 @@ def bench_olearn(horizon: int, r: int, device: str, **kwargs) -> float:
     return r * horizon / (time.perf_counter() - start)
 
 
+def steady(rounds: int, device: str) -> None:
+    """Interleaved steady-state rates of the closed forms (see the module docstring)."""
+    from olearn.types import Step
+
+    x1, y1 = bags(64, 1)
+    s_bag, s_xx, c = np.zeros((D, D)), np.zeros((D, D)), np.zeros(D)
+    state = {"theta": np.zeros(D), "t": 0}
+
+    def numpy_bags(n: int) -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            t = state["t"]
+            xb, yb = x1[t % 64, 0], y1[t % 64, 0]
+            xb @ state["theta"]
+            xbar = xb.mean(0)
+            s_bag[:] += K * np.outer(xbar, xbar)
+            s_xx[:] += xb.T @ xb
+            c[:] += K * xbar * yb
+            m = (1 - RHO) * s_bag + RHO * s_xx
+            state["theta"] = (np.linalg.solve(m, c) if (t + 1) * K >= D
+                              else np.linalg.lstsq(m, c, rcond=None)[0])
+            state["t"] += 1
+        return n / (time.perf_counter() - start)
+
+    def olearn_bags(r: int, **kwargs):
+        x, y = bags(16, r)
+        xs = [torch.as_tensor(v, device=device) for v in x]
+        ys = [torch.as_tensor(v, device=device) for v in y]
+        agent, done = _agent(r, device, **kwargs), [0]
+
+        def run(n: int) -> float:
+            start = time.perf_counter()
+            for _ in range(n):
+                t = done[0]
+                a, info = agent.act(xs[t % 16])
+                agent.update(Step(t + 1, xs[t % 16], a, info, ys[t % 16],
+                                  {"bag_mean": ys[t % 16]}))
+                done[0] += 1
+            return r * n / (time.perf_counter() - start)
+        return run
+
+    fac, wood, fac1 = (olearn_bags(256), olearn_bags(256, inverse="woodbury"), olearn_bags(1))
+    numpy_bags(D // K + 5)
+    for run in (fac, wood, fac1):
+        run(D // K + 5)                         # past the singular bags, kernels compiled
+    rates = []
+    for _ in range(rounds):
+        rates.append((numpy_bags(150), fac(4), wood(4), fac1(300)))
+        n, f, w, f1 = rates[-1]
+        print(f"  numpy {n:,.0f}  olearn R=256 {f:,.0f} ({f / n:.2f}x)  woodbury R=256 "
+              f"{w:,.0f} ({w / n:.2f}x)  olearn R=1 {f1:,.0f} ({f1 / n:.2f}x)", flush=True)
+    a = np.array(rates)
+    print(f"steady state, medians of {rounds} interleaved rounds (× the numpy loop): "
+          f"olearn R=256 {np.median(a[:, 1] / a[:, 0]):.2f}, inverse=\"woodbury\" R=256 "
+          f"{np.median(a[:, 2] / a[:, 0]):.2f}, olearn R=1 {np.median(a[:, 3] / a[:, 0]):.2f}; "
+          f"numpy {np.median(a[:, 0]):,.0f} bags/s, olearn R=256 {np.median(a[:, 1]):,.0f} "
+          "replicate-bags/s")
+
+
 def bench_loop(horizon: int, r: int, device: str) -> float:
     import olearn
 
@@ -139,9 +204,14 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--repeat", type=int, default=3,
                    help="rounds of the closed-form contenders, interleaved (medians reported)")
+    p.add_argument("--steady", type=int, default=0, metavar="N",
+                   help="only the steady-state closed forms, N interleaved rounds")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.steady:
+        steady(args.steady, args.device)
+        return
     t1, t256 = (400, 100) if args.quick else (2000, 400)
     dev = args.device
     closed = [("numpy closed form (hand-written loop)", 1, t1, lambda: bench_numpy(t1)),
