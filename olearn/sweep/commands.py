@@ -79,7 +79,7 @@ def show(out: str | Path, *, statuses: bool = True) -> None:
     table = Table(title="best configuration per agent (lowest mean final regret, seeds pooled)",
                   title_justify="left")
     config = [c for c in top.columns if c not in ("agent", "t", "mean", "ci95", "replicates")]
-    for col in ("agent", *config, "T", "regret (mean ± 95% CI)", "replicates"):
+    for col in ("agent", *config, "T", "regret (mean ± 95% t-CI)", "replicates"):
         table.add_column(col)
     for row in top.iter_rows(named=True):
         ci = "n/a" if row["ci95"] is None else f"{row['ci95']:.2f}"
