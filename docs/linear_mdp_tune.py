@@ -8,17 +8,20 @@
 Protocol (docs/tuning.md): each of LogBarrierPO, MagnitudeReducedPO, ExpWeightsPO and
 SimulatorFreePO has one sweep spec per adversary under ``runs/tune/``
 (``linear_mdp_<adversary>_<agent>.toml``): the agent alone, its own grid of 4 geometric η
-values, tuning root seed 1000, K = 1,000 episodes, R = 2. UniformPolicy has no knob and is the
-reference. The η with the lowest mean final regret (``olearn.sweep.report.best``) is written
-into ``runs/linear_mdp_tuned_<adversary>.toml`` (root seed 0, K = 4,000, R = 4, all five
-agents), which is run and summarised: final regret mean ± Student-t 95% interval
-(``olearn.metrics.final``), ratio to UniformPolicy, and the log-log slope of the mean regret
-over the second half (least squares on the recorded K ∈ [K/2, K]). The numbers go to
+values, tuning root seed 1000, K = 600 episodes, R = 2 (the switching adversary changes its
+loss once, at episode 500). UniformPolicy has no knob and is the reference. The η with the
+lowest mean final regret (``olearn.sweep.report.best``) is written
+into ``runs/linear_mdp_tuned_<adversary>.toml`` (root seed 0, K = 2,000, R = 4, all five
+agents), which is run (one process per agent: each agent of a spec runs on its own fresh env
+with the same seeds, so a one-agent run is that agent's part of the spec) and summarised:
+final regret mean ± Student-t 95% interval (``olearn.metrics.final``), ratio to
+UniformPolicy, and the log-log slope of the mean regret over the second half (least squares
+on the recorded K ∈ [K/2, K]). The numbers go to
 ``docs/linear_mdp_tuned.json``, the markdown tables to stdout (pasted into docs/linear_mdp.md).
 
 Every agent is built with ``horizon`` = the reporting K in both the tuning and the reporting
 runs, so everything but η (γ, β, rollouts, SimulatorFreePO's epochs) is the same in both; the
-tuning runs simply stop after 1,000 episodes.
+tuning runs simply stop after 600 episodes.
 """
 
 from __future__ import annotations
@@ -48,14 +51,14 @@ ADVERSARIES: dict[str, dict[str, Any]] = {
     "anti_uniform": {"adversary": "anti_uniform"},
 }
 
-REPORT = {"horizon": 4000, "replicates": 4, "seed": 0, "every": 40}
-TUNE = {"horizon": 1000, "replicates": 2, "seeds": [1000], "every": 50}
+REPORT = {"horizon": 2000, "replicates": 4, "seed": 0, "every": 20}
+TUNE = {"horizon": 600, "replicates": 2, "seeds": [1000], "every": 20}
 QUICK = {"tune_horizon": 60, "horizon": 120, "replicates": 2, "every": 10}
 
 # label -> (id, grid of eta: 4 geometric values, ratio 4, bracketing the papers' default at
-# K = 4,000 and the value of the earlier (uncommitted) study). Defaults at K = 4,000, H = 3,
-# A = 4, d = 4: LogBarrierPO / SimulatorFreePO sqrt(A ln K / (d H^2 K)) = 0.0152,
-# MagnitudeReducedPO sqrt(ln A / (d H^2 K)) = 0.0031, ExpWeightsPO gamma / H = K^(-1/3) / 3 = 0.021.
+# the reporting K = 2,000 and the value of the earlier (uncommitted) study). Defaults at
+# K = 2,000, H = 3, A = 4, d = 4: LogBarrierPO / SimulatorFreePO sqrt(A ln K / (d H^2 K)) = 0.021,
+# MagnitudeReducedPO sqrt(ln A / (d H^2 K)) = 0.0044, ExpWeightsPO gamma / H = K^(-1/3) / 3 = 0.026.
 AGENTS: dict[str, tuple[str, list[float]]] = {
     "LogBarrierPO": ("olearn/LogBarrierPO-v0", [0.01, 0.04, 0.16, 0.64]),
     "MagnitudeReducedPO": ("olearn/MagnitudeReducedPO-v0", [0.002, 0.008, 0.032, 0.128]),
@@ -170,7 +173,7 @@ def summary(run: str | Path) -> dict[str, dict[str, Any]]:
     import olearn
     from olearn.metrics import curve, final
 
-    lf = olearn.load(run)
+    lf = pl.concat([olearn.load(d) for d in sorted(Path(run).iterdir()) if d.is_dir()])
     fin = final(lf).collect()
     cur = curve(lf).collect()
     ref = fin.filter(pl.col("agent") == REFERENCE[0])["mean"].item()
@@ -198,7 +201,9 @@ def markdown(adversary: str, res: dict[str, Any]) -> str:
     cells, chosen = res["final"], res["chosen"]
     lines = [f"**{adversary}** (K = {cells[REFERENCE[0]]['t']}, "
              f"R = {cells[REFERENCE[0]]['replicates']}, root seed {REPORT['seed']}):", "",
-             "| agent | selected η | tuning regret (K = 1,000, R = 2) | final regret ± 95% t "
+             "| agent | selected η | "
+             f"tuning regret (K = {TUNE['horizon']}, R = {TUNE['replicates']}) "
+             "| final regret ± 95% t "
              "| ÷ uniform | slope (second half) |",
              "|---|---|---|---|---|---|"]
     for label in sorted(LABELS, key=lambda a: cells[a]["mean"]):
@@ -215,7 +220,7 @@ def markdown(adversary: str, res: dict[str, Any]) -> str:
 
 
 def tuning_markdown(grids: dict[str, dict[str, list[dict[str, Any]]]]) -> str:
-    """Every η of every tuning sweep (K = 1,000, R = 2, seed 1000)."""
+    """Every η of every tuning sweep (tuning K and R, seed 1000)."""
     advs = list(grids)
     lines = ["| agent | η | " + " | ".join(advs) + " |", "|---|---|" + "---|" * len(advs)]
     for label in AGENTS:
@@ -227,26 +232,25 @@ def tuning_markdown(grids: dict[str, dict[str, list[dict[str, Any]]]]) -> str:
 
 
 # ---------------------------------------------------------------------------- main
-def one_adversary(adversary: str, out_root: Path, quick: bool, tables: bool) -> dict[str, Any]:
-    """Tune the four agents (one sweep after the other), then write and run the report."""
-    import olearn
+def report_dir(out_root: Path, adversary: str) -> Path:
+    return out_root / f"linear_mdp_tuned_{adversary}"
 
-    chosen = {label: tune(adversary, label, out_root, quick) for label in AGENTS}
-    spec = report_spec(adversary, chosen, quick)
-    path = ((out_root / "specs" if quick else ROOT / "runs")
+
+def report_path(out_root: Path, adversary: str, quick: bool) -> Path:
+    return ((out_root / "specs" if quick else ROOT / "runs")
             / f"linear_mdp_tuned_{adversary}.toml")
-    run = out_root / f"linear_mdp_tuned_{adversary}"
-    if not tables:
-        write_spec(path, spec,
-                   f"# Reporting spec for the {adversary} adversary, written by "
-                   "docs/linear_mdp_tune.py from the tuning sweeps\n"
-                   f"# runs/tune/linear_mdp_{adversary}_*.toml (docs/tuning.md): each agent at "
-                   "its selected eta; root seed 0 (tuning used seed 1000).\n")
-        t0 = time.time()
-        olearn.simulate(str(path), out=str(run), force=True, quiet=True)
-        print(f"reported {run} ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
-    return {"chosen": chosen, "final": summary(run),
-            "grids": {label: grid_rows(adversary, label, out_root) for label in AGENTS}}
+
+
+def run_one_agent(path: Path, label: str, run: Path) -> None:
+    """Agent ``label`` of the reporting spec ``path`` alone, into ``run/<label>``."""
+    import olearn
+    from olearn.spec import RunSpec
+
+    spec = RunSpec.from_toml(path).to_dict()
+    spec["agents"] = [a for a in spec["agents"] if a["label"] == label]
+    t0 = time.time()
+    olearn.simulate(spec, out=run / label, force=True, quiet=True)
+    print(f"reported {run.name} {label} ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -254,8 +258,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quick", action="store_true", help="toy sizes, into runs/out/quick")
     p.add_argument("--tables", action="store_true", help="only print the tables of done runs")
     p.add_argument("--adversaries", default=",".join(ADVERSARIES))
-    p.add_argument("--workers", type=int, default=3,
-                   help="adversaries processed at the same time (one process each)")
+    p.add_argument("--workers", type=int, default=6,
+                   help="processes at a time (one tuning sweep or one reporting agent each)")
     p.add_argument("--write-tune-specs", action="store_true",
                    help="rewrite runs/tune/linear_mdp_*.toml from the grids here, then exit")
     a = p.parse_args(argv)
@@ -266,10 +270,28 @@ def main(argv: list[str] | None = None) -> None:
     out_root = OUT / "quick" if a.quick else OUT
     t0 = time.time()
     with ThreadPoolExecutor(max_workers=1 if a.tables else a.workers) as pool:
-        futures = {adv: pool.submit(one_adversary, adv, out_root, a.quick, a.tables)
-                   for adv in advs}
-        results = {adv: f.result() for adv, f in futures.items()}
+        futures = {(adv, label): pool.submit(tune, adv, label, out_root, a.quick)
+                   for adv in advs for label in AGENTS}
+        chosen = {adv: {label: futures[adv, label].result() for label in AGENTS} for adv in advs}
+        if not a.tables:
+            jobs = []
+            for adv in advs:
+                path = report_path(out_root, adv, a.quick)
+                write_spec(path, report_spec(adv, chosen[adv], a.quick),
+                           f"# Reporting spec for the {adv} adversary, written by "
+                           "docs/linear_mdp_tune.py from the tuning sweeps\n"
+                           f"# runs/tune/linear_mdp_{adv}_*.toml (docs/tuning.md): each agent at "
+                           "its selected eta; root seed 0 (tuning used seed 1000).\n"
+                           "# The script runs each agent alone into "
+                           f"runs/out/linear_mdp_tuned_{adv}/<label>/.\n")
+                jobs += [pool.submit(run_one_agent, path, label, report_dir(out_root, adv))
+                         for label in LABELS]
+            for j in jobs:
+                j.result()
     print(f"done in {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+    results = {adv: {"chosen": chosen[adv], "final": summary(report_dir(out_root, adv)),
+                     "grids": {label: grid_rows(adv, label, out_root) for label in AGENTS}}
+               for adv in advs}
     for adv, res in results.items():
         print(markdown(adv, res))
         print()
