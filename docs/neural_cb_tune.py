@@ -10,7 +10,7 @@ Protocol (docs/tuning.md): every agent, baselines included, has one sweep spec p
 under ``runs/tune/`` (``neural_cb_<testbed>_<agent>.toml``): its own grid of 4 configurations
 on the tuning seed 1000 (R = 2 replicates, T = 200). The configuration with the lowest mean
 final regret (``olearn.sweep.report.best``, seeds and replicates pooled) is written into the
-reporting spec ``runs/neural_cb_<testbed>.toml`` (root seed 0, R = 6, T = 500: replicates
+reporting spec ``runs/neural_cb_<testbed>.toml`` (root seed 0, R = 6, T = 300: replicates
 disjoint from the tuning ones), which is run and summarised as mean ± Student-t 95% interval
 of final regret (``olearn.metrics.final`` over ``olearn.load``). The numbers go to
 ``docs/neural_cb_tables.json`` (what ``tests/docs/test_neural_tables.py`` compares against)
@@ -23,7 +23,7 @@ import argparse
 import json
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +39,12 @@ TESTBEDS: dict[str, dict[str, Any]] = {
     # env, reward range (for the IGW agents' loss mapping), reporting horizon, title
     "cosine": {"env": {"id": "olearn/ContextualBandit-v0",
                        "kwargs": {"arms": 4, "dim": 5, "reward": "cosine", "noise": 0.1}},
-               "reward_range": [-1.0, 1.0], "horizon": 500, "title": "cosine, K=4, d=5"},
+               "reward_range": [-1.0, 1.0], "horizon": 300, "title": "cosine, K=4, d=5"},
     "quadratic": {"env": {"id": "olearn/ContextualBandit-v0",
                           "kwargs": {"arms": 4, "dim": 5, "reward": "quadratic", "noise": 0.1}},
-                  "reward_range": [0.0, 10.0], "horizon": 500, "title": "quadratic, K=4, d=5"},
+                  "reward_range": [0.0, 10.0], "horizon": 300, "title": "quadratic, K=4, d=5"},
     "wine": {"env": {"id": "olearn/ClassificationBandit-v0", "kwargs": {"dataset": "wine"}},
-             "reward_range": [0.0, 1.0], "horizon": 500, "title": "wine, K=3"},
+             "reward_range": [0.0, 1.0], "horizon": 300, "title": "wine, K=3"},
 }
 
 NEURAL_UCB = {"hidden": [100], "train_steps": 10, "batch_size": 64, "buffer_size": 2000,
@@ -164,7 +164,7 @@ def write_spec(path: Path, spec: dict[str, Any], comment: str) -> None:
     path.write_text(comment + RunSpec.from_dict(spec).to_toml())
 
 
-def simulate_spec(args: tuple[str, str]) -> str:
+def simulate_spec(args: tuple[Any, str]) -> str:
     import olearn
 
     spec, out = args
@@ -172,12 +172,47 @@ def simulate_spec(args: tuple[str, str]) -> str:
     return out
 
 
+def load_report(run: str | Path) -> pl.LazyFrame:
+    """A reporting run: one run directory, or one per agent (``run/<label>/``, how the
+    script runs them in parallel; each agent's results do not depend on the others in the
+    spec: its environment and its own streams are seeded from the root seed and its label)."""
+    import olearn
+
+    run = Path(run)
+    if (run / "trace").exists():
+        return olearn.load(run)
+    subs = sorted(d for d in run.iterdir() if (d / "trace").exists())
+    return pl.concat([olearn.load(d) for d in subs], how="diagonal_relaxed")
+
+
+def run_report(path: Path, run: Path, workers: int) -> None:
+    """Run the reporting spec ``path`` into ``run/<label>/``, one agent per process."""
+    import shutil
+
+    from olearn.spec import RunSpec
+
+    spec = RunSpec.from_toml(path).to_dict()
+    jobs = []
+    for entry in spec["agents"]:
+        sub = {**spec, "agents": [entry]}
+        out = run / entry["label"]
+        meta = out / "meta.json"
+        if meta.is_file():   # already run with this very spec (e.g. an earlier, killed driver)
+            m = json.loads(meta.read_text())
+            if m.get("status") == "complete" and m.get("digest") == RunSpec.from_dict(sub).digest():
+                continue
+        shutil.rmtree(out, ignore_errors=True)
+        jobs.append((sub, str(out)))
+    jobs.sort(key=lambda j: "Neural" not in j[0]["agents"][0]["label"])   # longest first
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(simulate_spec, jobs))
+
+
 def final_table(run: str | Path) -> dict[str, dict[str, Any]]:
     """Per agent: mean, Student-t 95% half width, replicates and round of final regret."""
-    import olearn
     from olearn.metrics import final
 
-    df = final(olearn.load(run)).collect()
+    df = final(load_report(run)).collect()
     return {r["agent"]: {"t": r["t"], "mean": r["mean"], "ci95": r["ci95"],
                          "replicates": r["replicates"]} for r in df.iter_rows(named=True)}
 
@@ -218,10 +253,9 @@ def flattening(run: str | Path, a: str = "NeuFastCB", b: str = "NeuSquareCB") ->
     """How flat each agent's curve is at the end: per replicate the late growth exponent
     ``log2(R(T)/R(T/2))`` (1: linear, 0.5: √T, → 0: flat), mean ± t-interval, and the paired
     difference ``a − b`` over replicates (same replicate id, same environment stream)."""
-    import olearn
     from olearn.metrics import mean_ci
 
-    lf = olearn.load(run).filter(pl.col("agent").is_in([a, b]))
+    lf = load_report(run).filter(pl.col("agent").is_in([a, b]))
     horizon = lf.select(pl.col("t").max()).collect().item()
     half = lf.filter(pl.col("t") <= horizon // 2).select(pl.col("t").max()).collect().item()
     ends = (lf.filter(pl.col("t").is_in([half, horizon]))
@@ -274,7 +308,7 @@ def ablation(out_root: Path, quick: bool) -> dict[str, dict[str, Any]]:
     write_spec(path, spec, "# Perturbation ablation on cosine at the tuned lr and γ of each IGW "
                "agent, written by docs/neural_cb_tune.py --ablation.\n")
     run = out_root / "neural_cb_ablation"
-    simulate_spec((str(path), str(run)))
+    run_report(path, run, 2)
     return final_table(run)
 
 
@@ -337,7 +371,7 @@ def main(argv: list[str] | None = None) -> None:
                        "# Each agent at its selected configuration; root seed 0 (tuning used "
                        "seed 1000).\n")
             t0 = time.time()
-            simulate_spec((str(path), str(run)))
+            run_report(path, run, a.workers)
             print(f"reported {run} ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
         results[testbed] = {"chosen": chosen, "title": TESTBEDS[testbed]["title"],
                             "final": final_table(run), "flattening": flattening(run)}
