@@ -1,6 +1,7 @@
 """Figures and numbers of docs/sea.md: SEA regret curves and regret vs the SEA variance terms.
 
-Run from the repository root (about half an hour on two busy CPU cores)::
+Run from the repository root (about an hour from scratch on two busy CPU cores; seconds
+when ``runs/out/`` already holds the finished runs)::
 
     python docs/sea_figure.py            # writes docs/sea_regret.png, docs/sea_bound.png
 
