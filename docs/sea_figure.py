@@ -25,6 +25,7 @@ already has regret ``‖c‖·E|Σ_t s_t| ≈ ‖c‖√(2T/π)`` against the re
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -51,8 +52,12 @@ def _cell(mean: float, half: float | None) -> str:
 
 
 def _run(spec: olearn.RunSpec | Path, out: Path) -> pl.LazyFrame:
+    """Simulate ``spec`` into ``out`` unless a complete run of the same spec digest is there."""
+    if isinstance(spec, Path):
+        spec = olearn.RunSpec.from_toml(spec)
     meta = out / "meta.json"
-    if not (meta.is_file() and '"complete"' in meta.read_text()):
+    done = meta.is_file() and json.loads(meta.read_text())
+    if not (done and done.get("status") == "complete" and done.get("digest") == spec.digest()):
         olearn.simulate(spec, out=out, force=True, quiet=True)
     return olearn.load(out)
 
