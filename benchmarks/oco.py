@@ -93,6 +93,9 @@ def main() -> None:
     numpy_row = f"numpy OGD, batched (R={r})"
     contenders += [(numpy_row, lambda: bench_numpy(r, horizon)),
                    ("numpy OGD, one replicate (R=1)", lambda: bench_numpy(1, horizon))]
+    for noise in args.noise:   # warm-up: imports and compiled kernels load outside the clock
+        for rng in args.rng:
+            bench_olearn(2, 3, args.threads, noise, args.device, rng)
     rates: dict[str, list[float]] = {name: [] for name, _ in contenders}
     regret: dict[str, float] = {}
     for _ in range(args.repeat):
