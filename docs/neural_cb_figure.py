@@ -19,14 +19,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from olearn.metrics import curve  # noqa: E402
-from olearn.trace import load  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+from neural_cb_tune import load_report  # noqa: E402
 
 PANELS = ["cosine", "quadratic", "wine"]
 BAND = "mean ± Student-t 95% CI over replicates"
 
 
 def panel(ax, run: Path, title: str) -> None:
-    df = curve(load(run), "regret").collect()
+    df = curve(load_report(run), "regret").collect()
     for (agent,), part in df.group_by("agent", maintain_order=True):
         t, m, ci = part["t"].to_numpy(), part["mean"].to_numpy(), part["ci95"].to_numpy()
         (line,) = ax.plot(t, m, label=agent, lw=1.4)

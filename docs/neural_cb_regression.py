@@ -90,14 +90,19 @@ def main(horizon: int = 2000, replicates: int = 4) -> dict[str, Any]:
     torch.set_num_threads(1)
     results = {name: summary(regression_regret(cfg, horizon, replicates))
                for name, cfg in CONFIGS.items()}
+    print(markdown(results))
+    return results
+
+
+def markdown(results: dict[str, Any]) -> str:
     marks = [k for k in results["off"] if k != "slope"]
-    print("| oracle | " + " | ".join(f"R({m})" for m in marks) + " | slope T/8→T |")
-    print("|---|" + "---|" * (len(marks) + 1))
+    lines = ["| oracle | " + " | ".join(f"R({m})" for m in marks) + " | slope T/8→T |",
+             "|---|" + "---|" * (len(marks) + 1)]
     for name, res in results.items():
         cells = [f"{res[m][0]:.1f} ± {res[m][1]:.1f}" for m in marks]
         cells.append(f"{res['slope'][0]:.2f} ± {res['slope'][1]:.2f}")
-        print(f"| {name} | " + " | ".join(cells) + " |")
-    return results
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

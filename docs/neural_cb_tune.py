@@ -133,6 +133,16 @@ def tune(testbed: str, label: str, out_root: Path, quick: bool, workers: int) ->
     return {"config": config, "tune_mean": row["mean"], "tune_ci95": row["ci95"]}
 
 
+def tuning_complete(testbed: str, label: str, out_root: Path) -> bool:
+    from olearn.sweep.report import statuses
+
+    out = out_root / "tune" / f"neural_cb_{testbed}_{label}"
+    try:
+        return bool((statuses(out)["status"] == "complete").all())
+    except Exception:   # not started
+        return False
+
+
 def grid_table(testbed: str, label: str, out_root: Path) -> pl.DataFrame:
     """Every configuration of one tuning sweep: mean and interval of final regret."""
     from olearn.sweep.report import final_by_config
@@ -146,6 +156,8 @@ def report_spec(testbed: str, chosen: dict[str, dict[str, Any]], quick: bool) ->
     tb = TESTBEDS[testbed]
     agents = []
     for label in AGENTS:
+        if chosen.get(label) is None:   # its tuning did not finish: not reported
+            continue
         base, _ = read_tune(testbed, label, quick)
         entry = base["agents"][0]
         entry["kwargs"] = {**entry.get("kwargs", {}), **chosen[label]["config"]}
@@ -181,8 +193,60 @@ def load_report(run: str | Path) -> pl.LazyFrame:
     run = Path(run)
     if (run / "trace").exists():
         return olearn.load(run)
-    subs = sorted(d for d in run.iterdir() if (d / "trace").exists())
-    return pl.concat([olearn.load(d) for d in subs], how="diagonal_relaxed")
+    frames = []
+    for d in sorted(run.iterdir()):
+        if _complete(d):
+            frames.append(olearn.load(d))
+        reps = sorted(d.glob("rep-*"))
+        if reps and all(_complete(r) for r in reps):   # one replicate per process
+            frames.extend(olearn.load(r) for r in reps)
+    return pl.concat(frames, how="diagonal_relaxed")
+
+
+def _complete(d: Path) -> bool:
+    meta = d / "meta.json"
+    return meta.is_file() and json.loads(meta.read_text()).get("status") == "complete"
+
+
+SPLIT = ("NeuralUCB", "NeuralTS")   # the slowest agents: one replicate per process
+
+
+def sub_specs(path: Path) -> dict[str, dict[str, Any]]:
+    """The runs a reporting spec is run as: ``label`` -> one-agent spec, or for the agents in
+    SPLIT ``label/rep-i`` -> one-agent, one-replicate spec (``first_replicate = i``: the same
+    replicate, seeded from the root seed and its id, as in the batched run)."""
+    from olearn.spec import RunSpec
+
+    spec = RunSpec.from_toml(path).to_dict()
+    out: dict[str, dict[str, Any]] = {}
+    for e in spec["agents"]:
+        if e["label"] in SPLIT:
+            for i in range(spec["replicates"]):
+                out[f"{e['label']}/rep-{i}"] = {**spec, "agents": [e], "replicates": 1,
+                                                "first_replicate": i}
+        else:
+            out[e["label"]] = {**spec, "agents": [e]}
+    return out
+
+
+def prune_report(path: Path, run: Path) -> None:
+    """Remove agent runs under ``run`` that are not the spec's (stale or unfinished)."""
+    import shutil
+
+    from olearn.spec import RunSpec
+
+    subs = sub_specs(path)
+    if not run.is_dir():
+        return
+    for d in [*run.iterdir(), *run.glob("*/rep-*")]:
+        name = str(d.relative_to(run))
+        if name in subs:
+            ok = _complete(d) and json.loads((d / "meta.json").read_text()).get(
+                "digest") == RunSpec.from_dict(subs[name]).digest()
+        else:
+            ok = any(k.startswith(name + "/") for k in subs)   # a SPLIT agent's folder
+        if not ok and d.exists():
+            shutil.rmtree(d)
 
 
 def run_report(path: Path, run: Path, workers: int) -> None:
@@ -191,11 +255,9 @@ def run_report(path: Path, run: Path, workers: int) -> None:
 
     from olearn.spec import RunSpec
 
-    spec = RunSpec.from_toml(path).to_dict()
     jobs = []
-    for entry in spec["agents"]:
-        sub = {**spec, "agents": [entry]}
-        out = run / entry["label"]
+    for name, sub in sub_specs(path).items():
+        out = run / name
         meta = out / "meta.json"
         if meta.is_file():   # already run with this very spec (e.g. an earlier, killed driver)
             m = json.loads(meta.read_text())
@@ -203,7 +265,7 @@ def run_report(path: Path, run: Path, workers: int) -> None:
                 continue
         shutil.rmtree(out, ignore_errors=True)
         jobs.append((sub, str(out)))
-    jobs.sort(key=lambda j: "Neural" not in j[0]["agents"][0]["label"])   # longest first
+    jobs.sort(key=lambda j: j[0]["agents"][0]["label"] not in SPLIT)   # longest first
     with ProcessPoolExecutor(max_workers=workers) as pool:
         list(pool.map(simulate_spec, jobs))
 
@@ -217,9 +279,18 @@ def final_table(run: str | Path) -> dict[str, dict[str, Any]]:
                          "replicates": r["replicates"]} for r in df.iter_rows(named=True)}
 
 
-def fmt(cell: dict[str, Any]) -> str:
+def fmt(cell: dict[str, Any] | None) -> str:
+    if cell is None:
+        return "not run (budget)"
     ci = "n/a" if cell["ci95"] is None else f"{cell['ci95']:.0f}"
     return f"{cell['mean']:.0f} ± {ci}"
+
+
+def cells_of(final: dict[str, dict[str, Any]], labels: list[str]) -> list[str]:
+    """The markdown cells of one testbed's row (lowest mean in bold)."""
+    low = min(c["mean"] for c in final.values())
+    return [f"**{fmt(final[a])}**" if a in final and final[a]["mean"] == low
+            else fmt(final.get(a)) for a in labels]
 
 
 def markdown(results: dict[str, dict[str, Any]], labels: list[str]) -> str:
@@ -228,10 +299,8 @@ def markdown(results: dict[str, dict[str, Any]], labels: list[str]) -> str:
              "|---|" + "---|" * len(labels)]
     for testbed, res in results.items():
         cells = res["final"]
-        low = min(cells[a]["mean"] for a in labels)
-        any_cell = cells[labels[0]]
-        row = [f"**{fmt(cells[a])}**" if cells[a]["mean"] == low else fmt(cells[a])
-               for a in labels]
+        any_cell = next(iter(cells.values()))
+        row = cells_of(cells, labels)
         title = res.get("title", testbed)
         lines.append(f"| {title} ({any_cell['t']}, {any_cell['replicates']}) | "
                      + " | ".join(row) + " |")
@@ -244,6 +313,7 @@ def config_markdown(results: dict[str, dict[str, Any]]) -> str:
     for label, (_, _, grid) in AGENTS.items():
         g = " × ".join(f"{k} ∈ {{{', '.join(map(str, v))}}}" for k, v in grid.items())
         cells = [", ".join(f"{k}={v}" for k, v in res["chosen"][label]["config"].items())
+                 if res["chosen"].get(label) else "tuning not finished (budget)"
                  for res in results.values()]
         lines.append(f"| {label} | {g} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -352,8 +422,10 @@ def main(argv: list[str] | None = None) -> None:
     out_root = OUT / "quick" if a.quick else OUT
     results: dict[str, dict[str, Any]] = {}
     for testbed in testbeds:   # tune, then report, one testbed at a time
-        if a.tables:   # the sweeps are complete: run_sweep only reads them
-            chosen = {label: tune(testbed, label, out_root, a.quick, 1) for label in AGENTS}
+        if a.tables:   # complete sweeps are only read; unfinished ones are left alone
+            chosen = {label: (tune(testbed, label, out_root, a.quick, 1)
+                              if tuning_complete(testbed, label, out_root) else None)
+                      for label in AGENTS}
         else:
             # one tuning sweep per agent, a.workers of them at a time (one worker each)
             with ThreadPoolExecutor(max_workers=a.workers) as pool:
@@ -363,16 +435,18 @@ def main(argv: list[str] | None = None) -> None:
         spec = report_spec(testbed, chosen, a.quick)
         path = (out_root / "specs" if a.quick else ROOT / "runs") / f"neural_cb_{testbed}.toml"
         run = out_root / f"neural_cb_{testbed}"
+        # (--tables too: the spec follows the complete tuning sweeps)
+        write_spec(path, spec,
+                   f"# Reporting spec for {testbed}, written by docs/neural_cb_tune.py from "
+                   "the tuning sweeps runs/tune/neural_cb_"
+                   f"{testbed}_*.toml (docs/tuning.md).\n"
+                   "# Each agent at its selected configuration; root seed 0 (tuning used "
+                   "seed 1000).\n")
         if not a.tables:
-            write_spec(path, spec,
-                       f"# Reporting spec for {testbed}, written by docs/neural_cb_tune.py from "
-                       "the tuning sweeps runs/tune/neural_cb_"
-                       f"{testbed}_*.toml (docs/tuning.md).\n"
-                       "# Each agent at its selected configuration; root seed 0 (tuning used "
-                       "seed 1000).\n")
             t0 = time.time()
             run_report(path, run, a.workers)
             print(f"reported {run} ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
+        prune_report(path, run)
         results[testbed] = {"chosen": chosen, "title": TESTBEDS[testbed]["title"],
                             "final": final_table(run), "flattening": flattening(run)}
         if not a.quick:   # (--tables recomputes the same numbers from the same runs)
@@ -393,6 +467,10 @@ def tuning_markdown(testbeds: list[str], out_root: Path) -> str:
     lines = ["| agent | configuration | " + " | ".join(testbeds) + " |",
              "|---|---|" + "---|" * len(testbeds)]
     for label in AGENTS:
+        if not all(tuning_complete(tb, label, out_root) for tb in testbeds):
+            lines.append(f"| {label} | tuning not finished on every testbed (budget) |"
+                         + " |" * len(testbeds))
+            continue
         tables = [grid_table(tb, label, out_root) for tb in testbeds]
         keys = [c for c in tables[0].columns if c.startswith("agents.")]
         for i, row in enumerate(tables[0].iter_rows(named=True)):
