@@ -197,8 +197,10 @@ class Interpolating(BatchedAgent):
         with torch.no_grad():
             return self._net(x).to(torch.float64)
 
-    def state_dict(self) -> dict[str, Any]:
-        """The learned model, for saving beside a run (``torch.save(agent.state_dict(), p)``)."""
+    def model_state(self) -> dict[str, Any]:
+        """The learned model alone (θ and what the closed form keeps, or the MLP's weights), as
+        :meth:`save` writes it. :meth:`state_dict` (of :class:`~olearn.BatchedAgent`) is the
+        whole learner state that ``load_state_dict`` and the runner's saved agents use."""
         if self.closed_form:
             out = {"theta": self._theta.clone()}
             if self._factor is not None:      # its last column is L⁻¹c (c no longer kept)
@@ -211,8 +213,8 @@ class Interpolating(BatchedAgent):
         return {f"param{i}": p.detach().clone() for i, p in enumerate(self._net.params)}
 
     def save(self, path: str | Path) -> None:
-        """Write :meth:`state_dict` and the hyperparameters to ``path`` (``torch.save``)."""
-        torch.save({"repr": repr(self), "state": self.state_dict()}, Path(path))
+        """Write :meth:`model_state` and the hyperparameters to ``path`` (``torch.save``)."""
+        torch.save({"repr": repr(self), "state": self.model_state()}, Path(path))
 
     def act(self, obs: Any) -> tuple[Tensor, dict[str, Tensor]]:
         return self.predict(torch.as_tensor(obs, device=self.device)), {}

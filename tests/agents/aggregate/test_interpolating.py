@@ -59,3 +59,20 @@ def test_predict_and_save_the_final_model(tmp_path, kwargs):
     assert "BagLevel(" in saved["repr"] and saved["state"]
     if not kwargs:      # 5 bags of 4 for d = 3: ρ = 0 is exact least squares on bag means
         assert torch.allclose(saved["state"]["theta"], torch.ones(2, 3, dtype=torch.float64))
+
+
+def test_state_dict_is_the_whole_learner_state_and_round_trips():
+    """``state_dict`` is BatchedAgent's (the runner saves it); ``model_state`` the model alone."""
+    agent, other = Interpolating(OBS, ACT, rho=0.4), Interpolating(OBS, ACT, rho=0.4)
+    for a in (agent, other):
+        a.reset(seeds=[1, 2], device=torch.device("cpu"))
+    g = torch.Generator().manual_seed(3)
+    for t in range(1, 9):
+        x = torch.randn(2, 4, 3, generator=g, dtype=torch.float64)
+        y = x.sum(-1).mean(-1)
+        action, info = agent.act(x)
+        agent.update(Step(t, x, action, info, -y, {"bag_mean": y}))
+    assert agent._factor is not None and "theta" in agent.model_state()
+    other.load_state_dict(agent.state_dict())
+    x = torch.randn(2, 4, 3, generator=g, dtype=torch.float64)
+    assert torch.equal(other.act(x)[0], agent.act(x)[0])
