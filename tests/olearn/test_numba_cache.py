@@ -12,7 +12,9 @@ import pytest
 
 
 @pytest.mark.parametrize("name", ["olearn.envs.bandits.contextual_kernels",
-                                  "olearn.agents.bandits.ridge_kernels"])
+                                  "olearn.agents.bandits.ridge_kernels",
+                                  "olearn.envs.oco.sea_kernels",
+                                  "olearn.agents.oco.omd_kernels"])
 def test_only_the_olearn_module_caches_on_disk(name):
     mod = importlib.import_module(name)
     assert mod._CACHE is True
