@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["normals", "philox4x32", "split_key", "unit_block", "uniforms", "words"]
+__all__ = ["normals", "pair_block", "philox4x32", "split_key", "unit_block", "uniforms", "words"]
 
 M0, M1 = 0xD2511F53, 0xCD9E8D57          # Philox4x32 multipliers
 W0, W1 = 0x9E3779B9, 0xBB67AE85          # Weyl key increments (golden ratio, sqrt(3) - 1)
@@ -105,19 +105,22 @@ def _per(precision: torch.dtype) -> int:
     return 4 if precision == torch.float32 else 2
 
 
-def unit_block(key: Tensor, draws: Tensor, m: int, *, precision: torch.dtype = torch.float32,
+def pair_block(key: Tensor, draws: Tensor, m: int, *, precision: torch.dtype = torch.float32,
                compiled: bool | None = None) -> Tensor:
-    """Uniforms in (0, 1) of counter groups ``j < m``, shape ``(len(draws), len(key), per·m)``.
+    """Uniforms in (0, 1) of counter groups ``j < m`` as two contiguous halves, shape
+    ``(2, len(draws), len(key), w)``: the Box–Muller pairs are ``(half 0, half 1)``.
 
-    ``per`` = 4 (float32: a word each, 23 bits) or 2 (float64: two words each, 52 bits); number
-    ``q·m + j`` comes from word ``q`` (float32) or words ``2q, 2q+1`` (float64) of group ``j``.
-    On a CPU the compiled kernels of :mod:`olearn.philox_cpu` make them (``compiled=None``:
-    when numba imports), bit for bit the numbers of the torch ops used on other devices.
+    float32 (a word a number, 23 bits): ``w = 2m``, half 0 = ``[w0 | w2]``, half 1 =
+    ``[w1 | w3]`` over ``j``; float64 (two words a number, 52 bits): ``w = m``, half 0 from
+    ``(w0, w1)``, half 1 from ``(w2, w3)``. On a CPU the compiled kernels of
+    :mod:`olearn.philox_cpu` make them (``compiled=None``: when numba imports), bit for bit
+    the numbers of the torch ops used on other devices.
     """
     per = _per(precision)
     dev = key.device
     if compiled is None:
         compiled = dev.type == "cpu" and _numba_ok()
+    width = 2 * m if per == 4 else m
     if compiled:
         from olearn import philox_cpu
 
@@ -125,13 +128,23 @@ def unit_block(key: Tensor, draws: Tensor, m: int, *, precision: torch.dtype = t
         k0 = (k & MASK).astype(np.uint64)
         k1 = ((k >> 32) & MASK).astype(np.uint64)
         d = draws.to(torch.int64).numpy()
-        out = np.empty((len(d), len(k), per * m), dtype=np.float32 if per == 4 else np.float64)
+        out = np.empty((2, len(d), len(k), width),
+                       dtype=np.float32 if per == 4 else np.float64)
         (philox_cpu.unit_f32 if per == 4 else philox_cpu.unit_f64)(k0, k1, d, m, out)
         return torch.from_numpy(out)
     w = words(key, draws, m)
     if per == 4:
-        return torch.cat([_unit_f32(x) for x in w], -1)
-    return torch.cat([_unit_f64(w[0], w[1]), _unit_f64(w[2], w[3])], -1)
+        u = [_unit_f32(x) for x in w]
+        return torch.stack([torch.cat([u[0], u[2]], -1), torch.cat([u[1], u[3]], -1)])
+    return torch.stack([_unit_f64(w[0], w[1]), _unit_f64(w[2], w[3])])
+
+
+def unit_block(key: Tensor, draws: Tensor, m: int, *, precision: torch.dtype = torch.float32,
+               compiled: bool | None = None) -> Tensor:
+    """The uniforms of :func:`pair_block` row by row, shape ``(len(draws), len(key), per·m)``
+    (``per`` = 4 in float32, 2 in float64): the halves side by side."""
+    pb = pair_block(key, draws, m, precision=precision, compiled=compiled)
+    return torch.cat((pb[0], pb[1]), -1)
 
 
 @functools.cache
@@ -155,19 +168,17 @@ def normals(key: Tensor, draws: Tensor, n: int, *,
             precision: torch.dtype = torch.float32, compiled: bool | None = None) -> Tensor:
     """Standard normals by Box–Muller, shape ``(len(draws), len(key), n)``.
 
-    The uniforms of :func:`unit_block` in pairs ``(u1, u2)`` = (numbers ``2p·m + j``,
-    ``(2p+1)·m + j``) give ``√(−2 ln u1) sin 2πu2`` and ``√(−2 ln u1) cos 2πu2`` in those two
-    places: four normals a counter in float32, two in float64. The tails end where ``u1``
-    does: 5.8σ in float32, 8.6σ in float64.
+    The halves ``(u1, u2)`` of :func:`pair_block` give ``√(−2 ln u1) sin 2πu2`` (in half 0's
+    places) and ``√(−2 ln u1) cos 2πu2`` (half 1's), side by side in each row: four normals a
+    counter in float32, two in float64. The halves are contiguous, so the transcendental passes
+    run over long vectors. The tails end where ``u1`` does: 5.8σ in float32, 8.6σ in float64.
     """
     m = max(1, -(-n // _per(precision)))
-    u = unit_block(key, draws, m, precision=precision, compiled=compiled)
-    nd, r, width = u.shape
-    v = u.view(nd, r, width // (2 * m), 2, m)
-    u1, u2 = v[..., 0, :], v[..., 1, :]
+    pb = pair_block(key, draws, m, precision=precision, compiled=compiled)
+    u1, u2 = pb[0], pb[1]
     rad = u1.log_().mul_(-2.0).sqrt_()
     ang = u2.mul_(2.0 * math.pi)
     sin = torch.sin(ang)
     ang.cos_().mul_(rad)
     rad.mul_(sin)
-    return u[..., :n]
+    return torch.cat((u1, u2), -1)[..., :n]

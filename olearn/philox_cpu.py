@@ -23,10 +23,13 @@ _S32 = np.uint64(32)
 
 @numba.njit(parallel=True, cache=_CACHE, nogil=True)
 def unit_f32(key0: np.ndarray, key1: np.ndarray, draws: np.ndarray, m: int,
-           out: np.ndarray) -> None:  # pragma: no cover - compiled
-    """``out[i, r, q*m + j]`` = word ``q`` of counter ``(j, draws[i], 0, 0)`` under key ``r``,
-    as float32 ``((w >> 9) + ½) 2^-23``; ``out`` is ``(len(draws), R, 4m)``."""
+             out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Words ``w0..w3`` of counter ``(j, draws[i], 0, 0)`` under key ``r`` as float32
+    ``((w >> 9) + ½) 2^-23``: ``out[0, i, r] = [w0 | w2]``, ``out[1, i, r] = [w1 | w3]``
+    (each ``m`` wide over ``j``); ``out`` is ``(2, len(draws), R, 2m)``."""
     nd, r = draws.shape[0], key0.shape[0]
+    s = np.float32(2.0**-23)
+    half = np.float32(0.5)
     for row in numba.prange(nd * r):
         i, rep = row // r, row % r
         d = np.uint64(draws[i])
@@ -43,18 +46,18 @@ def unit_f32(key0: np.ndarray, key1: np.ndarray, draws: np.ndarray, m: int,
                 c3 = p0 & _MASK
                 k0 = (k0 + _W0) & _MASK
                 k1 = (k1 + _W1) & _MASK
-            s = np.float32(2.0**-23)
-            out[i, rep, j] = (np.float32(c0 >> np.uint64(9)) + np.float32(0.5)) * s
-            out[i, rep, m + j] = (np.float32(c1 >> np.uint64(9)) + np.float32(0.5)) * s
-            out[i, rep, 2 * m + j] = (np.float32(c2 >> np.uint64(9)) + np.float32(0.5)) * s
-            out[i, rep, 3 * m + j] = (np.float32(c3 >> np.uint64(9)) + np.float32(0.5)) * s
+            out[0, i, rep, j] = (np.float32(c0 >> np.uint64(9)) + half) * s
+            out[0, i, rep, m + j] = (np.float32(c2 >> np.uint64(9)) + half) * s
+            out[1, i, rep, j] = (np.float32(c1 >> np.uint64(9)) + half) * s
+            out[1, i, rep, m + j] = (np.float32(c3 >> np.uint64(9)) + half) * s
 
 
 @numba.njit(parallel=True, cache=_CACHE, nogil=True)
 def unit_f64(key0: np.ndarray, key1: np.ndarray, draws: np.ndarray, m: int,
-           out: np.ndarray) -> None:  # pragma: no cover - compiled
+             out: np.ndarray) -> None:  # pragma: no cover - compiled
     """As :func:`unit_f32` with two words a number: float64 ``(k + ½) 2^-52``, ``k`` the top 26
-    bits of each word; ``out`` is ``(len(draws), R, 2m)``."""
+    bits of each word; ``out[0, i, r, j]`` from ``(w0, w1)``, ``out[1, i, r, j]`` from
+    ``(w2, w3)``; ``out`` is ``(2, len(draws), R, m)``."""
     nd, r = draws.shape[0], key0.shape[0]
     for row in numba.prange(nd * r):
         i, rep = row // r, row % r
@@ -74,5 +77,5 @@ def unit_f64(key0: np.ndarray, key1: np.ndarray, draws: np.ndarray, m: int,
                 k1 = (k1 + _W1) & _MASK
             a = ((c0 >> np.uint64(6)) << np.uint64(26)) | (c1 >> np.uint64(6))
             b = ((c2 >> np.uint64(6)) << np.uint64(26)) | (c3 >> np.uint64(6))
-            out[i, rep, j] = (np.float64(a) + 0.5) * 2.0**-52
-            out[i, rep, m + j] = (np.float64(b) + 0.5) * 2.0**-52
+            out[0, i, rep, j] = (np.float64(a) + 0.5) * 2.0**-52
+            out[1, i, rep, j] = (np.float64(b) + 0.5) * 2.0**-52

@@ -78,8 +78,9 @@ def test_uniforms_are_open_and_the_words_of_the_counter(precision):
     u = philox.uniforms(keys, draws, 8, precision=precision)
     assert u.shape == (3, 5, 8) and bool(((u > 0) & (u < 1)).all())
     w = philox.words(keys, draws, 2)
-    if precision == torch.float32:   # number q*m + j is word q of group j
-        assert torch.equal(u[..., 2 * 1 + 1], ((w[1][..., 1] >> 9).float() + 0.5) * 2.0**-23)
+    if precision == torch.float32:   # numbers q*m + j: words 0, 2, 1, 3 of group j for q = 0..3
+        assert torch.equal(u[..., 2 * 2 + 1], ((w[1][..., 1] >> 9).float() + 0.5) * 2.0**-23)
+        assert torch.equal(u[..., 2 * 1 + 0], ((w[2][..., 0] >> 9).float() + 0.5) * 2.0**-23)
     edge = philox._unit_f32(torch.tensor([0, 2**32 - 1]))
     assert 0 < float(edge[0]) and float(edge[1]) < 1
     edge = philox._unit_f64(torch.tensor([0, 2**32 - 1]), torch.tensor([0, 2**32 - 1]))
