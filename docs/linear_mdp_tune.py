@@ -253,13 +253,32 @@ def run_one_agent(path: Path, label: str, run: Path) -> None:
     print(f"reported {run.name} {label} ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
 
 
+def pipeline(adv: str, out_root: Path, quick: bool, tables: bool) -> dict[str, Any]:
+    """One adversary: its four tuning sweeps side by side, then its reporting spec, each agent
+    of it in its own process (so an adversary reports as soon as its own tuning is done)."""
+    with ThreadPoolExecutor(max_workers=1 if tables else len(LABELS)) as pool:
+        futures = {label: pool.submit(tune, adv, label, out_root, quick) for label in AGENTS}
+        chosen = {label: futures[label].result() for label in AGENTS}
+        if not tables:
+            path = report_path(out_root, adv, quick)
+            write_spec(path, report_spec(adv, chosen, quick),
+                       f"# Reporting spec for the {adv} adversary, written by "
+                       "docs/linear_mdp_tune.py from the tuning sweeps\n"
+                       f"# runs/tune/linear_mdp_{adv}_*.toml (docs/tuning.md): each agent at "
+                       "its selected eta; root seed 0 (tuning used seed 1000).\n"
+                       "# The script runs each agent alone into "
+                       f"runs/out/linear_mdp_tuned_{adv}/<label>/.\n")
+            for j in [pool.submit(run_one_agent, path, label, report_dir(out_root, adv))
+                      for label in LABELS]:
+                j.result()
+    return chosen
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     p.add_argument("--quick", action="store_true", help="toy sizes, into runs/out/quick")
     p.add_argument("--tables", action="store_true", help="only print the tables of done runs")
     p.add_argument("--adversaries", default=",".join(ADVERSARIES))
-    p.add_argument("--workers", type=int, default=6,
-                   help="processes at a time (one tuning sweep or one reporting agent each)")
     p.add_argument("--write-tune-specs", action="store_true",
                    help="rewrite runs/tune/linear_mdp_*.toml from the grids here, then exit")
     a = p.parse_args(argv)
@@ -269,25 +288,9 @@ def main(argv: list[str] | None = None) -> None:
     advs = a.adversaries.split(",")
     out_root = OUT / "quick" if a.quick else OUT
     t0 = time.time()
-    with ThreadPoolExecutor(max_workers=1 if a.tables else a.workers) as pool:
-        futures = {(adv, label): pool.submit(tune, adv, label, out_root, a.quick)
-                   for adv in advs for label in AGENTS}
-        chosen = {adv: {label: futures[adv, label].result() for label in AGENTS} for adv in advs}
-        if not a.tables:
-            jobs = []
-            for adv in advs:
-                path = report_path(out_root, adv, a.quick)
-                write_spec(path, report_spec(adv, chosen[adv], a.quick),
-                           f"# Reporting spec for the {adv} adversary, written by "
-                           "docs/linear_mdp_tune.py from the tuning sweeps\n"
-                           f"# runs/tune/linear_mdp_{adv}_*.toml (docs/tuning.md): each agent at "
-                           "its selected eta; root seed 0 (tuning used seed 1000).\n"
-                           "# The script runs each agent alone into "
-                           f"runs/out/linear_mdp_tuned_{adv}/<label>/.\n")
-                jobs += [pool.submit(run_one_agent, path, label, report_dir(out_root, adv))
-                         for label in LABELS]
-            for j in jobs:
-                j.result()
+    with ThreadPoolExecutor(max_workers=len(advs)) as outer:   # one pipeline per adversary
+        futures = {adv: outer.submit(pipeline, adv, out_root, a.quick, a.tables) for adv in advs}
+        chosen = {adv: f.result() for adv, f in futures.items()}
     print(f"done in {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
     results = {adv: {"chosen": chosen[adv], "final": summary(report_dir(out_root, adv)),
                      "grids": {label: grid_rows(adv, label, out_root) for label in AGENTS}}
