@@ -42,7 +42,10 @@ class SEAVector(BatchedEnv):
     Regimes (reconstructions of Sachs et al. §2.1's examples; each unknown is a parameter):
     ``iid`` ``c_t = c``; ``adversarial`` ``c_t = s_t c`` with random signs (``switch_every``
     unset) or a sign flip every ``switch_every`` rounds; ``corrupted`` ``c_t = c + e_t`` with
-    ``e_t = −2c`` in the first rounds until ``Σ‖e_t‖`` reaches ``budget``; ``rom`` a fixed
+    ``e_t = −2c`` in rounds ``k, 2k, 3k, …`` (``k = corrupt_every``; 1: the first rounds,
+    front-loaded) until ``Σ‖e_t‖`` reaches ``budget`` (reconstruction: the papers leave where
+    the corruption falls open; spread it over the run with ``k ≈ 2T·scale/budget`` to measure
+    how regret grows with the budget); ``rom`` a fixed
     family of ``items`` losses (centres ``c + σz_k``; pool points for regression) played in
     random order, ``passes="single"`` (at most ``items`` rounds) or ``"multi"`` (reshuffled
     every pass); ``drift`` ``c_t`` rotates at angular speed ``drift_speed`` in a random
@@ -81,8 +84,8 @@ class SEAVector(BatchedEnv):
 
     Arguments
     ---------
-    dim, domain, radius, loss, regime, sigma, scale, switch_every, budget, items, passes,
-    drift_speed, track_dynamic, noise
+    dim, domain, radius, loss, regime, sigma, scale, switch_every, budget, corrupt_every,
+    items, passes, drift_speed, track_dynamic, noise
         As above. ``num_envs`` is the number of replicates; ``device``/``dtype`` where
         they live (float64 by default: the comparator needs it).
 
@@ -94,6 +97,7 @@ class SEAVector(BatchedEnv):
     labels) follow the run's stream kind (``rng``, :mod:`olearn.seeding`): under
     ``"portable"``, the CPU default, the seeded sequence is unchanged; ``"fast"`` (the CUDA
     default) draws them from Philox on the run's device, other numbers of the same law.
+    ``corrupt_every`` added (default 1: the front-loaded corruption as before).
 
     Examples
     --------
@@ -140,7 +144,7 @@ class SEAVector(BatchedEnv):
                  loss: Literal["linear", "quadratic", "squared", "logistic"] = "linear",
                  regime: Literal["iid", "adversarial", "corrupted", "rom", "drift"] = "iid",
                  sigma: float = 0.1, scale: float = 1.0, switch_every: int | None = None,
-                 budget: float = 0.0, items: int = 100,
+                 budget: float = 0.0, corrupt_every: int = 1, items: int = 100,
                  passes: Literal["single", "multi"] = "multi", drift_speed: float = 0.01,
                  track_dynamic: bool = False,
                  noise: Literal["gaussian", "uniform"] = "gaussian",
@@ -172,6 +176,10 @@ class SEAVector(BatchedEnv):
             msg = ("switch_every must be None (random signs) or an integer >= 1, "
                    f"got {switch_every!r}")
             raise ValueError(msg)
+        if not (isinstance(corrupt_every, int) and not isinstance(corrupt_every, bool)
+                and corrupt_every >= 1):
+            msg = f"corrupt_every must be an integer >= 1, got {corrupt_every!r}"
+            raise ValueError(msg)
         if not (isinstance(items, int) and items >= 1):
             msg = f"items must be a positive integer, got {items!r}"
             raise ValueError(msg)
@@ -186,6 +194,7 @@ class SEAVector(BatchedEnv):
         self.dim, self.domain, self.radius, self.loss = dim, domain, float(radius), loss
         self.regime, self.sigma, self.scale = regime, float(sigma), float(scale)
         self.switch_every, self.budget = switch_every, budget
+        self.corrupt_every = corrupt_every
         self.items, self.passes = items, passes
         self.drift_speed, self.track_dynamic = float(drift_speed), bool(track_dynamic)
         self.noise = noise
@@ -235,7 +244,7 @@ class SEAVector(BatchedEnv):
             return self._c * s.unsqueeze(-1)
         if self.regime == "corrupted":
             left = self.budget - self._spent
-            if left <= 0:
+            if left <= 0 or t % getattr(self, "corrupt_every", 1):
                 return self._c
             frac = min(1.0, left / (2.0 * self.scale))
             self._spent += frac * 2.0 * self.scale

@@ -205,3 +205,15 @@ def test_fused_linear_round_matches_the_torch_path(kwargs):
     for a, b in zip(run(True), run(False), strict=True):
         for key in a:
             assert torch.allclose(a[key], b[key], rtol=1e-12, atol=1e-12), key
+
+
+def test_corruption_spread_every_k_rounds_until_the_budget_is_spent():
+    env = SEAVector(num_envs=1, dim=2, sigma=0.0, regime="corrupted", budget=6.0,
+                    corrupt_every=10)
+    env.reset(seed=0)
+    c = env._c.clone()
+    flipped = [t for t in range(1, 60) if not torch.allclose(env.centre(t), c)]
+    assert flipped == [10, 20, 30]            # 3 rounds of ‖e_t‖ = 2 spend the budget 6
+    assert torch.allclose(env.centre(40), c)
+    with pytest.raises(ValueError, match="corrupt_every"):
+        SEAVector(num_envs=1, regime="corrupted", corrupt_every=0)
