@@ -266,7 +266,11 @@ def run_report(path: Path, run: Path, workers: int) -> None:
         shutil.rmtree(out, ignore_errors=True)
         jobs.append((sub, str(out)))
     jobs.sort(key=lambda j: j[0]["agents"][0]["label"] not in SPLIT)   # longest first
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    import multiprocessing
+
+    # spawn, not fork: a forked child of a process that has run torch and threads can hang
+    with ProcessPoolExecutor(max_workers=workers,
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
         list(pool.map(simulate_spec, jobs))
 
 
