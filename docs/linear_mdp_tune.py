@@ -173,7 +173,8 @@ def summary(run: str | Path) -> dict[str, dict[str, Any]]:
     import olearn
     from olearn.metrics import curve, final
 
-    lf = pl.concat([olearn.load(d) for d in sorted(Path(run).iterdir()) if d.is_dir()])
+    lf = pl.concat([olearn.load(d).select("agent", "replicate", "t", "regret")
+                    for d in sorted(Path(run).iterdir()) if d.is_dir()])
     fin = final(lf).collect()
     cur = curve(lf).collect()
     ref = fin.filter(pl.col("agent") == REFERENCE[0])["mean"].item()
