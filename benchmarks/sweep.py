@@ -6,7 +6,8 @@ of 6 LinUCB α × 6 seeds. The sequential baseline calls ``olearn.simulate`` for
 process (imports paid once, before the clock starts); the pool and Ray rows time
 ``olearn.sweep.run_sweep`` end to end (validation, worker start-up, index writes included).
 Overhead per task = (wall × slots − Σ task seconds) / tasks, where the task seconds are the
-ones the sequential baseline measured.
+ones the sequential baseline measured. The one-worker pool row has the same start-up and
+bookkeeping as the two-worker one, so their ratio is the pool's parallel scaling.
 
     python benchmarks/sweep.py               # local pool and sequential
     python benchmarks/sweep.py --ray         # also Ray (pip install "olearn[distributed]")
@@ -68,13 +69,13 @@ def main() -> None:
           f"{n} tasks of T = {BASE['horizon']}, R = {BASE['replicates']}, 2 agents")
     seq_wall, busy = sequential(n)
     print(f"sequential (one process)  {seq_wall:7.1f} s   1.00x   ({seq_wall / n:.2f} s/task)")
-    rows = [("local pool", "local", args.workers)]
+    rows = [("local pool", "local", 1), ("local pool", "local", args.workers)]
     if args.ray:
         rows.append(("ray (local)", "ray", args.workers))
     for name, backend, workers in rows:
         wall = swept(n, backend, workers)
         overhead = (wall * workers - busy) / n
-        print(f"{name:12s} {workers} workers {wall:7.1f} s   {seq_wall / wall:.2f}x   "
+        print(f"{name:12s} {workers} worker(s) {wall:7.1f} s   {seq_wall / wall:.2f}x   "
               f"overhead {overhead:+.2f} s/task")
 
 

@@ -9,9 +9,12 @@ task it was running, with the exit code in the error line; the others go on.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import types
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +58,8 @@ def run_local(payloads: list[Payload], *, workers: int, threads: int,
         parent, child = ctx.Pipe()
         proc = ctx.Process(target=_worker_main, args=(child, threads, os.getpid()), daemon=True,
                            name="olearn-sweep-worker")
-        proc.start()
+        with _without_main():
+            proc.start()
         child.close()
         return _Worker(proc, parent)
 
@@ -102,6 +106,20 @@ def run_local(payloads: list[Payload], *, workers: int, threads: int,
             if w.process.is_alive():
                 w.process.terminate()
                 w.process.join(5)
+
+
+@contextlib.contextmanager
+def _without_main() -> Iterator[None]:
+    """Start a worker without re-running the caller's ``__main__`` in it (``spawn`` would, and
+    fails for a script read from stdin and recurses for one without a ``__main__`` guard):
+    workers need only olearn, and plug-ins come by their import paths."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
 
 
 def _worker_main(conn: Any, threads: int, parent: int) -> None:
