@@ -38,7 +38,11 @@ def run_task(payload: dict[str, Any]) -> dict[str, Any]:
     with _output_to(Path(payload["log"])):
         try:
             spec = RunSpec.from_dict({**payload["spec"], "threads": payload.get("threads", 1)})
-            simulate(spec, out=out, resume=(out / "meta.json").is_file(), quiet=True)
+            resume = (out / "meta.json").is_file()
+            # no meta.json but files: killed while its run directory was being set up (the
+            # runner's --force removes only a directory carrying olearn's marker)
+            force = not resume and out.is_dir() and any(p.name != ".lock" for p in out.iterdir())
+            simulate(spec, out=out, resume=resume, force=force, quiet=True)
         except KeyboardInterrupt:
             raise   # the driver is going away (Ctrl-C, SIGTERM): the run is marked interrupted
         except OlearnError as e:

@@ -129,3 +129,19 @@ def test_sigkill_driver_then_resume(tmp_path):
     assert res.exit_code == 0, res.output
     assert {n: _mtimes(out / n) for n in finished} == finished
     _same_as_plain_runs(spec, out, tmp_path)
+
+
+def test_a_task_killed_while_its_directory_was_set_up_runs_again(spec, tmp_path):
+    """SIGTERM before the runner's handler is in place leaves the marker and spec.toml but no
+    meta.json: --resume starts that task over instead of refusing its directory."""
+    res = CliRunner().invoke(main, ["sweep", str(spec), "--out", "s", "-q", "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    task = tmp_path / "s" / "task-0003"
+    (task / "meta.json").unlink()
+    for sub in ("trace", "agents"):
+        import shutil
+
+        shutil.rmtree(task / sub, ignore_errors=True)
+    res = CliRunner().invoke(main, ["sweep", str(spec), "--out", "s", "-q", "--resume"])
+    assert res.exit_code == 0, res.output
+    assert sweepdir.task_status(task) == "complete"
