@@ -21,6 +21,23 @@ _MASK = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
 
 
+@numba.njit(cache=_CACHE, nogil=True, inline="always")
+def _rounds(c0: np.uint64, c1: np.uint64, c2: np.uint64, k0: np.uint64,
+            k1: np.uint64) -> tuple:  # pragma: no cover - compiled
+    """Philox4x32-10 of counter ``(c0, c1, c2, 0)`` under key ``(k0, k1)``: the four words."""
+    c3 = np.uint64(0)
+    for _ in range(10):
+        p0 = c0 * _M0
+        p1 = c2 * _M1
+        c0 = (p1 >> _S32) ^ c1 ^ k0
+        c1 = p1 & _MASK
+        c2 = (p0 >> _S32) ^ c3 ^ k1
+        c3 = p0 & _MASK
+        k0 = (k0 + _W0) & _MASK
+        k1 = (k1 + _W1) & _MASK
+    return c0, c1, c2, c3
+
+
 @numba.njit(parallel=True, cache=_CACHE, nogil=True)
 def unit_f32(key0: np.ndarray, key1: np.ndarray, draws: np.ndarray, m: int,
              out: np.ndarray) -> None:  # pragma: no cover - compiled
@@ -35,17 +52,8 @@ def unit_f32(key0: np.ndarray, key1: np.ndarray, draws: np.ndarray, m: int,
         d = np.uint64(draws[i])
         lo_d, hi_d = d & _MASK, d >> _S32
         for j in range(m):
-            c0, c1, c2, c3 = np.uint64(j), lo_d, hi_d, np.uint64(0)
-            k0, k1 = np.uint64(key0[rep]), np.uint64(key1[rep])
-            for _ in range(10):
-                p0 = c0 * _M0
-                p1 = c2 * _M1
-                c0 = (p1 >> _S32) ^ c1 ^ k0
-                c1 = p1 & _MASK
-                c2 = (p0 >> _S32) ^ c3 ^ k1
-                c3 = p0 & _MASK
-                k0 = (k0 + _W0) & _MASK
-                k1 = (k1 + _W1) & _MASK
+            c0, c1, c2, c3 = _rounds(np.uint64(j), lo_d, hi_d, np.uint64(key0[rep]),
+                                     np.uint64(key1[rep]))
             out[0, i, rep, j] = (np.float32(c0 >> np.uint64(9)) + half) * s
             out[0, i, rep, m + j] = (np.float32(c2 >> np.uint64(9)) + half) * s
             out[1, i, rep, j] = (np.float32(c1 >> np.uint64(9)) + half) * s
@@ -64,17 +72,8 @@ def unit_f64(key0: np.ndarray, key1: np.ndarray, draws: np.ndarray, m: int,
         d = np.uint64(draws[i])
         lo_d, hi_d = d & _MASK, d >> _S32
         for j in range(m):
-            c0, c1, c2, c3 = np.uint64(j), lo_d, hi_d, np.uint64(0)
-            k0, k1 = np.uint64(key0[rep]), np.uint64(key1[rep])
-            for _ in range(10):
-                p0 = c0 * _M0
-                p1 = c2 * _M1
-                c0 = (p1 >> _S32) ^ c1 ^ k0
-                c1 = p1 & _MASK
-                c2 = (p0 >> _S32) ^ c3 ^ k1
-                c3 = p0 & _MASK
-                k0 = (k0 + _W0) & _MASK
-                k1 = (k1 + _W1) & _MASK
+            c0, c1, c2, c3 = _rounds(np.uint64(j), lo_d, hi_d, np.uint64(key0[rep]),
+                                     np.uint64(key1[rep]))
             a = ((c0 >> np.uint64(6)) << np.uint64(26)) | (c1 >> np.uint64(6))
             b = ((c2 >> np.uint64(6)) << np.uint64(26)) | (c3 >> np.uint64(6))
             out[0, i, rep, j] = (np.float64(a) + 0.5) * 2.0**-52
