@@ -80,16 +80,16 @@ def statuses(out: str | Path) -> pl.DataFrame:
 
 def final_by_config(out: str | Path, *, at: int | None = None, pool: tuple[str, ...] = ("seed",),
                     fix: tuple[str, ...] = (), column: str = "regret",
-                    ) -> tuple[pl.DataFrame, list[str]]:
+                    lf: pl.LazyFrame | None = None) -> tuple[pl.DataFrame, list[str]]:
     """Mean and 95% interval of ``column`` at round ``at`` (default: each task's last recorded
     round) per agent and configuration, pooling replicates over the ``pool`` keys (seeds).
 
     Keys in ``fix`` are held at their first grid value (keys that cannot change the agent:
     pooling them would count the same replicates twice). Returns the table and the grid keys
-    that define a configuration.
+    that define a configuration. ``lf``: the complete tasks' traces, if already loaded.
     """
     keys, _ = _definition(out)
-    lf = load_sweep(out, complete=True)
+    lf = load_sweep(out, complete=True) if lf is None else lf
     first = dict(sweepdir.read_definition(out)["grid"])
     for k in fix:
         lf = lf.filter(pl.col(k) == _scalar(first[k][0]))
@@ -127,15 +127,17 @@ def relevant(key: str, agent: str, labels: list[str]) -> bool:
 
 def best(out: str | Path) -> pl.DataFrame:
     """Per agent, the configuration with the lowest mean final regret (seeds pooled); grid keys
-    of other agents are pooled too and shown as null."""
+    of other agents are held at their first value (they cannot change this agent) and shown as
+    null."""
     keys, _ = _definition(out)
     labels = [a.get("label", "") for a in sweepdir.read_definition(out)["base"]["agents"]]
     config = [k for k in keys if k != "seed"]
     frames = []
-    agents = load_sweep(out, complete=True).select(pl.col("agent").unique()).collect()
-    for agent in agents["agent"].sort():
+    lf = load_sweep(out, complete=True)   # read once for every agent
+    for agent in lf.select(pl.col("agent").unique()).collect()["agent"].sort():
         other = tuple(k for k in keys if k != "seed" and not relevant(k, agent, labels))
-        table, cols = final_by_config(out, pool=("seed",), fix=other)
+        mine = lf.filter(pl.col("agent") == agent)
+        table, cols = final_by_config(out, pool=("seed",), fix=other, lf=mine)
         row = table.filter(pl.col("agent") == agent).sort("mean").head(1)
         frames.append(row.with_columns(*(pl.lit(None).alias(k) for k in config if k not in cols)))
     return pl.concat([f.select("agent", *config, "t", "mean", "ci95", "replicates")
