@@ -1,8 +1,10 @@
-"""Regret curves with matplotlib: one colour per agent, one line style per run, a named band.
+"""Regret curves and parameter studies with matplotlib: one colour per agent, a named band.
 
-:func:`regret_figure` draws into a given ``ax`` (or a new Figure, made without pyplot, so
-nothing global changes and a notebook shows the returned Figure) and returns the Figure;
-:func:`plot_runs` saves one. Cumulative columns (``regret``, ``cum_reward``, ``*_cum``,
+:func:`regret_figure` (curves against the round) and :func:`parameter_figure` (a value with
+error bars against a parameter) draw into a given ``ax`` (or a new Figure, made without
+pyplot, so nothing global changes and a notebook shows the returned Figure) and return the
+Figure; :func:`add_line` adds a reference line to either and to its legend; :func:`plot_runs`
+saves a regret figure. Cumulative columns (``regret``, ``cum_reward``, ``*_cum``,
 ``*regret``) are drawn as they are; per-round columns (``propensity``, ``eta``, ``gamma``...)
 as a rolling mean over ``window`` recorded rounds per replicate, the band clipped to the range
 the column takes.
@@ -35,7 +37,8 @@ from olearn.errors import OlearnError, UsageError
 from olearn.metrics import mean_ci
 from olearn.trace import load
 
-__all__ = ["BANDS", "NORMALIZE", "plot_runs", "regret_figure", "summary"]
+__all__ = ["BANDS", "NORMALIZE", "add_line", "is_geometric", "parameter_figure", "plot_runs",
+           "regret_figure", "summary"]
 
 FORMATS = (".png", ".svg", ".pdf")
 BANDS = {"ci": "95% t-interval of the mean", "sd": "± 1 standard deviation",
@@ -43,6 +46,7 @@ BANDS = {"ci": "95% t-interval of the mean", "sd": "± 1 standard deviation",
 BAND_LABEL = f"band: {BANDS['ci']}"
 NORMALIZE = {"t": "t", "sqrt": "√t", "log": "log t"}
 _STYLES = ("-", "--", ":", "-.")
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 
 
 def is_cumulative(column: str) -> bool:
@@ -216,6 +220,128 @@ def _scale(t: np.ndarray, normalize: str | None) -> np.ndarray:
     if normalize == "sqrt":
         return np.sqrt(t)
     return np.where(t >= 2, np.log(np.maximum(t, 2)), np.nan)
+
+
+def is_geometric(values: Sequence[Any]) -> bool:
+    """Positive numbers spanning at least a factor of 10 (drawn on a log axis).
+
+    >>> is_geometric([0.1, 1, 10]), is_geometric([1, 2, 3])
+    (True, False)
+    """
+    nums = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return (len(nums) == len(values) and len(nums) > 0 and min(nums) > 0
+            and math.log10(max(nums) / min(nums)) >= 1)
+
+
+def _new_axes(ax: Any) -> tuple[Any, Any]:
+    if ax is not None:
+        return ax.figure, ax
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 4.5), dpi=120)
+    return fig, fig.subplots()
+
+
+def parameter_figure(table: pl.DataFrame, x: str, *, y: str = "mean", half: str | None = "ci95",
+                     by: Sequence[str] = ("agent",), marker_by: str | None = None,
+                     ax: Any = None, log_x: bool | None = None, log_y: bool = False,
+                     xlabel: str | None = None, ylabel: str | None = None,
+                     title: str | None = None, line: bool = True,
+                     interval: str = BANDS["ci"]) -> Any:
+    """``y`` with error bars (half width ``half``) against ``x``, one line per group of ``by``.
+
+    Args:
+        table: one row per point, e.g. ``group_by(...).agg(olearn.metrics.mean_ci(...))``.
+        x: the parameter column (numbers; other values are drawn as evenly spaced categories).
+        y / half: the value and its error-bar half width (``ci95`` of
+            :func:`~olearn.metrics.mean_ci`: Student-t 95%; null, one replicate, draws none);
+            ``half=None``: no error bars.
+        by: columns whose values make one line each, in the order they first appear in
+            ``table``; labelled ``first, key=value, ...`` (the last dotted part of the key).
+        marker_by: a column drawn as marker shapes (``label (value)``); the colour then
+            follows ``by`` only.
+        log_x: log-x (default: when the ``x`` values are positive and span a factor of 10).
+        log_y: log-y; error bars reaching 0 or below are cut at the axis.
+        line: join the points (``False``: markers and error bars only, a scatter).
+        interval: what the error bars are, named in the legend's title.
+
+    Returns:
+        The matplotlib Figure.
+
+    Examples:
+        >>> t = pl.DataFrame({"agent": ["a", "a", "b", "b"], "eta": [0.1, 1.0, 0.1, 1.0],
+        ...                   "mean": [3.0, 2.0, 4.0, 1.0], "ci95": [0.5, 0.4, 0.3, None]})
+        >>> ax = parameter_figure(t, "eta").axes[0]
+        >>> [bars.get_label() for bars in ax.containers], ax.get_xscale()
+        (['a', 'b'], 'log')
+    """
+    need = [x, y, *by, *(c for c in (half, marker_by) if c is not None)]
+    for column in dict.fromkeys(need):
+        if column not in table.columns:
+            raise UsageError(f"the table has no column {column!r} to plot; its columns: "
+                             f"{', '.join(table.columns)}")
+    table = table.filter(pl.col(y).is_not_null())
+    xs_all = table[x].unique().sort().to_list()
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in xs_all)
+    fig, ax = _new_axes(ax)
+    keys = [*by, *([marker_by] if marker_by else [])]
+    parts = (table.group_by(keys, maintain_order=True) if keys else [((), table)])
+    colors: dict[tuple[Any, ...], str] = {}
+    markers: dict[Any, str] = {}
+    for group, part in parts:
+        group = tuple(group)
+        head = group[:len(by)]
+        color = colors.setdefault(head, f"C{len(colors) % 10}")
+        marker = "o"
+        label = ", ".join(str(v) if i == 0 else f"{k.rsplit('.', 1)[-1]}={v}"
+                          for i, (k, v) in enumerate(zip(by, head, strict=True)))
+        if marker_by:
+            marker = markers.setdefault(group[-1], _MARKERS[len(markers) % len(_MARKERS)])
+            label = f"{label} ({group[-1]})" if label else str(group[-1])
+        part = part.sort(x)
+        xs = part[x].to_list() if numeric else [xs_all.index(v) for v in part[x].to_list()]
+        err = None if half is None else part[half].cast(pl.Float64).fill_null(0.0).to_numpy()
+        ax.errorbar(xs, part[y].to_numpy(), yerr=err, marker=marker, capsize=3,
+                    lw=1.4 if line else 0, ls="-" if line else "none", color=color,
+                    label=label or y)
+    if is_geometric(xs_all) if log_x is None else log_x:
+        ax.set_xscale("log")
+    if not numeric:
+        ax.set_xticks(range(len(xs_all)), [str(v) for v in xs_all])
+    if log_y:
+        ax.set_yscale("log", nonpositive="clip")
+    ax.set_xlabel(x if xlabel is None else xlabel)
+    ax.set_ylabel(y if ylabel is None else ylabel)
+    if title is not None:
+        ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3, which="both" if log_x or log_y else "major")
+    ax.legend(fontsize=8, title=f"error bars: {interval}" if half else None, title_fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def add_line(ax: Any, x: Any, y: Any, *, label: str, fmt: str = "k:", **style: Any) -> Any:
+    """Draw a reference line (e.g. √t, slope 1/2) onto a figure of this module and add it to
+    the legend, keeping the legend's other entries (the band patch) and title.
+
+    Returns:
+        The Line2D.
+    """
+    (ref,) = ax.plot(x, y, fmt, lw=style.pop("lw", 1), label=label, **style)
+    old = ax.get_legend()
+    handles, labels = ax.get_legend_handles_labels()
+    if old is None:
+        ax.legend(fontsize=8)
+        return ref
+    texts = old.get_texts()
+    mine = dict(zip(labels, handles, strict=True))    # the old entries' artists, in order,
+    pairs = [(mine.get(t.get_text(), h), t.get_text())   # or their proxies (the band patch)
+             for h, t in zip(old.legend_handles, texts, strict=False) if h is not None]
+    handles, labels = [p[0] for p in pairs] + [ref], [p[1] for p in pairs] + [label]
+    ax.legend(handles, labels, fontsize=texts[0].get_fontsize() if texts else 8,
+              title=old.get_title().get_text() or None,
+              title_fontsize=old.get_title().get_fontsize())
+    return ref
 
 
 def plot_runs(runs: Sequence[str | Path], output: str | Path, **kwargs: Any) -> Path:

@@ -4,7 +4,6 @@ final regret against a grid parameter."""
 from __future__ import annotations
 
 import json
-import math
 import warnings
 from pathlib import Path
 from typing import Any
@@ -148,8 +147,8 @@ def plot_sweep(out: str | Path, x: str, output: str | Path, *, at: int | None = 
                column: str = "regret", log_y: bool = False) -> Path:
     """Final ``column`` (mean with 95% interval over replicates and seeds) against grid key
     ``x``, one line per agent (and per value of the other grid keys); log-x when the grid is
-    geometric."""
-    from olearn.plot import FORMATS
+    geometric. Drawn by :func:`olearn.plot.parameter_figure`."""
+    from olearn.plot import FORMATS, parameter_figure
 
     keys, _ = _definition(out)
     if x not in keys:
@@ -161,47 +160,12 @@ def plot_sweep(out: str | Path, x: str, output: str | Path, *, at: int | None = 
                          f"got {output.name!r}")
     table, config = final_by_config(out, at=at, pool=tuple(k for k in ("seed",) if k != x),
                                      column=column)
-    others = [k for k in config if k != x]
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    xs_all = table[x].unique().to_list()
-    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in xs_all)
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
-    for group, part in table.sort(x).group_by("agent", *others, maintain_order=True):
-        label = str(group[0]) + "".join(f", {k.rsplit('.', 1)[-1]}={v}"
-                                        for k, v in zip(others, group[1:], strict=True))
-        xs = part[x].to_list() if numeric else [xs_all.index(v) for v in part[x].to_list()]
-        m, ci = part["mean"].to_numpy(), part["ci95"].fill_null(0.0).to_numpy()
-        ax.errorbar(xs, m, yerr=ci, marker="o", capsize=3, lw=1.4, label=label)
-    if is_geometric(xs_all):
-        ax.set_xscale("log")
-    if not numeric:
-        ax.set_xticks(range(len(xs_all)), [str(v) for v in xs_all])
-    if log_y:
-        ax.set_yscale("log", nonpositive="mask")
     t = int(table["t"].max())  # type: ignore[arg-type]
-    ax.set_xlabel(x)
-    ax.set_ylabel(f"{'cumulative ' if column == 'regret' else ''}{column} at t = {t:,}")
-    ax.set_title(f"{Path(out).name}: mean ± 95% interval over replicates"
-                 + (" and seeds" if "seed" in keys and x != "seed" else ""), fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    fig = parameter_figure(
+        table, x, by=("agent", *(k for k in config if k != x)), log_y=log_y,
+        ylabel=f"{'cumulative ' if column == 'regret' else ''}{column} at t = {t:,}",
+        title=f"{Path(out).name}: mean ± 95% interval over replicates"
+        + (" and seeds" if "seed" in keys and x != "seed" else ""))
     output.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(output)
-    plt.close(fig)
     return output
-
-
-def is_geometric(values: list[Any]) -> bool:
-    """Positive numbers spanning at least a factor of 10 (drawn on a log axis).
-
-    >>> is_geometric([0.1, 1, 10]), is_geometric([1, 2, 3])
-    (True, False)
-    """
-    nums = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    return (len(nums) == len(values) and min(nums) > 0
-            and math.log10(max(nums) / min(nums)) >= 1)

@@ -1,15 +1,17 @@
-"""olearn.plot: drawing into a given axes, overlays, bands, normalisation, agent filters."""
+"""olearn.plot: drawing into a given axes, overlays, bands, normalisation, agent filters;
+parameter figures (error bars against a parameter) and reference lines."""
 
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pytest
 from click.testing import CliRunner
 
 import olearn
 from olearn.cli import main
 from olearn.errors import UsageError
-from olearn.plot import regret_figure
+from olearn.plot import add_line, parameter_figure, regret_figure
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +93,79 @@ def test_cli_options(runs, tmp_path):
     assert (tmp_path / "x.svg").stat().st_size > 0
     bad = CliRunner().invoke(main, ["plot", str(runs[0]), "--include", "nobody"])
     assert bad.exit_code == 2 and "no agent 'nobody'" in bad.output
+
+
+@pytest.fixture
+def table():
+    return pl.DataFrame({"agent": ["a"] * 3 + ["b"] * 3, "eta": [0.01, 0.1, 1.0] * 2,
+                         "mean": [3.0, 2.0, 1.5, 4.0, 1.0, 0.5],
+                         "ci95": [0.3, 0.2, None, 0.4, 0.1, 0.05]})
+
+
+def _bars(ax):
+    """Per errorbar container: its (x, y) and the half widths of its bars."""
+    out = []
+    for c in ax.containers:
+        line, _, (bars,) = c.lines
+        halves = [abs(seg[1, 1] - seg[0, 1]) / 2 for seg in bars.get_segments()]
+        out.append((np.asarray(line.get_xdata(), float), line.get_ydata(), halves))
+    return out
+
+
+def test_parameter_figure_draws_into_the_given_axes(table):
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    ax1, ax2 = fig.subplots(1, 2)
+    assert parameter_figure(table, "eta", ax=ax2) is fig
+    assert not ax1.containers and len(ax2.containers) == 2
+    assert [t.get_text() for t in ax2.get_legend().get_texts()] == ["a", "b"]
+    assert ax2.get_legend().get_title().get_text() == "error bars: 95% t-interval of the mean"
+
+
+def test_parameter_figure_error_bars_are_the_half_widths(table):
+    ax = parameter_figure(table, "eta").axes[0]
+    (xa, ya, ha), (xb, yb, hb) = _bars(ax)
+    np.testing.assert_allclose(xa, [0.01, 0.1, 1.0])
+    np.testing.assert_allclose(ya, [3.0, 2.0, 1.5])
+    np.testing.assert_allclose(ha, [0.3, 0.2, 0.0])     # one replicate: no interval, no bar
+    np.testing.assert_allclose(hb, [0.4, 0.1, 0.05])
+
+
+def test_parameter_figure_log_x_for_a_geometric_grid(table):
+    assert parameter_figure(table, "eta").axes[0].get_xscale() == "log"
+    even = table.with_columns(pl.Series("eta", [1.0, 2.0, 3.0] * 2))
+    assert parameter_figure(even, "eta").axes[0].get_xscale() == "linear"
+    assert parameter_figure(even, "eta", log_x=True).axes[0].get_xscale() == "log"
+
+
+def test_parameter_figure_groups_markers_scatter_and_categories(table):
+    kinds = table.with_columns(kind=pl.Series(["x", "y", "y", "x", "x", "y"]))
+    ax = parameter_figure(kinds, "eta", marker_by="kind", line=False).axes[0]
+    lines = {c.get_label(): c.lines[0] for c in ax.containers}
+    assert list(lines) == ["a (x)", "a (y)", "b (x)", "b (y)"]
+    assert lines["a (x)"].get_color() == lines["a (y)"].get_color() != lines["b (x)"].get_color()
+    assert lines["a (x)"].get_marker() == lines["b (x)"].get_marker() != lines["a (y)"].get_marker()
+    assert all(line.get_linestyle() == "None" for line in lines.values())
+    cat = parameter_figure(table.with_columns(pl.col("eta").cast(pl.String)), "eta").axes[0]
+    assert [t.get_text() for t in cat.get_xticklabels()] == ["0.01", "0.1", "1.0"]
+
+
+def test_parameter_figure_missing_column_is_one_line(table):
+    with pytest.raises(UsageError, match=r"^the table has no column 'gamma' to plot; its "
+                       r"columns: agent, eta, mean, ci95$"):
+        parameter_figure(table, "gamma")
+    with pytest.raises(UsageError, match="no column 'lo'"):
+        parameter_figure(table, "eta", half="lo")
+
+
+def test_add_line_keeps_the_legend(runs, table):
+    ax = regret_figure([runs[0]], include=["ucb"]).axes[0]
+    add_line(ax, [1, 400], [1, 20], label="√t")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "ucb", "band: 95% t-interval of the mean", "√t"]
+    ax = parameter_figure(table, "eta").axes[0]
+    add_line(ax, [0.01, 1], [1, 2], label="ref")
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["a", "b", "ref"]
+    assert legend.get_title().get_text().startswith("error bars: ")
