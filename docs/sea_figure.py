@@ -8,7 +8,9 @@ when ``runs/out/`` already holds the finished runs)::
 It runs ``runs/sea_{iid_sigma0,iid_sigma01,iid_sigma04,adversarial}.toml`` (into
 ``runs/out/``, reusing finished runs), a σ sweep, ``runs/sea_dynamic{,_switching}.toml``
 (dynamic regret) and ``runs/sea_exp_concave{_d2,,_d8}.toml``, then prints the tables quoted
-in sea.md.
+in sea.md. The curves are drawn by :func:`olearn.plot.regret_figure` (Student-t 95% bands),
+final regret against σ²₁:T + Σ²₁:T by :func:`olearn.plot.parameter_figure` (Student-t 95%
+error bars; the corrupted streams' negative regret is left off the log scale).
 
 The specs record rounds 1000 and 4000 exactly (``record.at``) on top of their log-spaced
 rounds; the table reads exactly the rounds it names and fails if one was not recorded.
@@ -29,20 +31,18 @@ import json
 import sys
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import polars as pl
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import polars as pl  # noqa: E402
-
-import olearn  # noqa: E402
-from olearn.metrics import mean_ci  # noqa: E402
+import olearn
+from olearn import plot
+from olearn.metrics import mean_ci
 
 ROOT = Path(__file__).resolve().parent.parent
 PANELS = [("sea_iid_sigma0", "i.i.d., σ = 0"), ("sea_iid_sigma01", "i.i.d., σ = 0.1"),
           ("sea_iid_sigma04", "i.i.d., σ = 0.4"), ("sea_adversarial", "adversarial (random signs)")]
-COLORS = {"oomd": "C0", "ogd": "C1", "oftrl": "C2"}
+AGENTS = ("oomd", "ogd", "oftrl")   # the specs' order: colours C0, C1, C2 in both figures
 ROUNDS = (1000, 4000, 16000)
 
 
@@ -63,21 +63,24 @@ def _run(spec: olearn.RunSpec | Path, out: Path) -> pl.LazyFrame:
 
 
 def regret_figure() -> list[str]:
-    fig, axes = plt.subplots(1, 4, figsize=(17, 4.2), sharey=False)
+    """Regret curves of the four streams (:func:`olearn.plot.regret_figure`, log-log, values
+    below 0.001 drawn at 0.001) and the table of regret at rounds 1000, 4000 and 16000."""
+    fig = Figure(figsize=(17, 4.2), dpi=110)
+    axes = fig.subplots(1, 4)
     rows = []
     for ax, (name, title) in zip(axes, PANELS, strict=True):
-        lf = _run(ROOT / "runs" / f"{name}.toml", ROOT / "runs" / "out" / name)
+        out = ROOT / "runs" / "out" / name
+        lf = _run(ROOT / "runs" / f"{name}.toml", out)
+        plot.regret_figure([out], ax=ax, include=AGENTS, log_x=True, log_y=True, floor=1e-3,
+                           title=title)
+        ax.title.set_fontsize(11)
         df = lf.group_by("agent", "t").agg(mean_ci("regret")).sort("t").collect()
         real = (lf.group_by("agent", "t").agg(mean_ci("realized_regret"))
                 .filter(pl.col("t") == ROUNDS[-1]).collect())
         random_signs = name == "sea_adversarial"
-        for agent in ("oomd", "ogd", "oftrl"):
+        for agent in AGENTS:
             d = df.filter(pl.col("agent") == agent)
             t, m = d["t"].to_numpy(), d["mean"].to_numpy()
-            half = d["ci95"].fill_null(0.0).to_numpy()
-            ax.plot(t, np.maximum(m, 1e-3), label=agent, color=COLORS[agent])
-            ax.fill_between(t, np.maximum(m - half, 1e-3), m + half, alpha=0.2,
-                            color=COLORS[agent])
             cells = []
             for T in ROUNDS:   # exactly the rounds the table names (record.at), or fail
                 row = d.filter(pl.col("t") == T)
@@ -95,16 +98,16 @@ def regret_figure() -> list[str]:
                         + f" | {slope:.2f} | {other} |")
         if random_signs:
             ts = np.geomspace(1, ROUNDS[-1], 60)
-            ax.plot(ts, np.sqrt(2 * ts / np.pi), "k:", lw=1, label="x = 0: √(2t/π)")
-        ax.set(xscale="log", yscale="log", title=title, xlabel="round t")
+            plot.add_line(ax, ts, np.sqrt(2 * ts / np.pi), label="x = 0: √(2t/π)")
         ax.grid(alpha=0.3, which="both")
-    axes[0].set_ylabel("regret (mean of 8 replicates, Student-t 95% CI band)")
-    axes[0].legend()
-    axes[-1].legend()
+        ax.set_ylabel("")
+    for ax in axes[1:-1]:                 # the same three agents: one legend each side
+        ax.get_legend().remove()
+    axes[0].set_ylabel("regret (mean of 8 replicates)")
     fig.suptitle("SEA-v0, linear losses on the unit ball in R^5: optimistic OMD vs OGD vs "
                  "optimistic FTRL")
     fig.tight_layout()
-    fig.savefig(ROOT / "docs" / "sea_regret.png", dpi=110)
+    fig.savefig(ROOT / "docs" / "sea_regret.png")
     return rows
 
 
@@ -114,7 +117,8 @@ def bound_figure() -> list[str]:
     settings += [("adversarial", {"regime": "adversarial", "sigma": s}) for s in (0.0, 0.2)]
     settings += [("corrupted", {"regime": "corrupted", "sigma": 0.1, "budget": c})
                  for c in (20.0, 200.0)]
-    pts, rows = [], []
+    pts: list[dict[str, object]] = []
+    rows = []
     for kind, env in settings:
         spec = olearn.RunSpec.from_dict({
             "name": f"sea_bound_{kind}_{env['sigma']}_{env.get('budget', 0)}",
@@ -130,28 +134,26 @@ def bound_figure() -> list[str]:
                .group_by("agent").agg(*mean_ci("regret"), pl.col("var").mean())
                .sort("agent").collect())
         for rec in fin.iter_rows(named=True):
-            pts.append((kind, rec["agent"], rec["var"], rec["mean"]))
+            pts.append({"kind": kind, "agent": rec["agent"], "var": rec["var"],
+                        "mean": rec["mean"], "ci95": rec["ci95"]})
             rows.append(f"| {kind} {env.get('budget', '')} | {env['sigma']} | {rec['agent']} | "
                         f"{rec['var']:.1f} | {_cell(rec['mean'], rec['ci95'])} | "
                         f"{rec['mean'] / np.sqrt(rec['var']):.2f} |")
-    fig, ax = plt.subplots(figsize=(6.5, 4.6))
-    marks = {"iid": "o", "adversarial": "s", "corrupted": "^"}
-    for agent in ("oomd", "ogd", "oftrl"):
-        for kind in marks:
-            p = [(v, r) for k, a, v, r in pts if a == agent and k == kind]
-            if p:
-                v, r = zip(*p, strict=True)
-                ax.scatter(v, r, color=COLORS[agent], marker=marks[kind],
-                           label=f"{agent} ({kind})")
-    v = np.geomspace(1, max(p[2] for p in pts), 50)
-    ax.plot(v, np.sqrt(v), "k--", lw=1, label="√(σ²₁:T + Σ²₁:T)")
-    ax.set(xscale="log", yscale="log", xlabel="σ²_{1:T} + Σ²_{1:T}  (T = 4000)",
-           ylabel="final regret (mean of 8)",
-           title="SEA-v0: final regret vs the SEA variance terms")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, ncol=2)
+    kinds = list(dict.fromkeys(k for k, _ in settings))
+    table = (pl.DataFrame(pts)
+             .filter(pl.col("mean") > 0)     # negative regret (corrupted): not on a log scale
+             .sort(pl.col("agent").replace_strict(AGENTS, range(len(AGENTS))),
+                   pl.col("kind").replace_strict(kinds, range(len(kinds)), default=None)))
+    fig = Figure(figsize=(6.5, 4.6), dpi=110)
+    plot.parameter_figure(
+        table, "var", by=("agent",), marker_by="kind", line=False, ax=fig.subplots(),
+        log_x=True, log_y=True, xlabel="σ²_{1:T} + Σ²_{1:T}  (T = 4000)",
+        ylabel="final regret (mean of 8)", title="SEA-v0: final regret vs the SEA variance terms")
+    v = np.geomspace(1, float(table["var"].max()), 50)
+    plot.add_line(fig.axes[0], v, np.sqrt(v), fmt="k--", label="√(σ²₁:T + Σ²₁:T)",
+                  legend={"fontsize": 7, "title_fontsize": 7, "ncols": 2, "loc": "upper left"})
     fig.tight_layout()
-    fig.savefig(ROOT / "docs" / "sea_bound.png", dpi=110)
+    fig.savefig(ROOT / "docs" / "sea_bound.png")
     return rows
 
 

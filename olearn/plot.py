@@ -55,10 +55,18 @@ def is_cumulative(column: str) -> bool:
             or column.endswith("regret") or column.startswith("cum_"))
 
 
-def _frame(run: str | Path, column: str, band: str, window: int | None) -> pl.DataFrame:
-    trace = load(run)
+Run = str | Path | pl.LazyFrame   # a run directory, or traces already loaded (olearn.load)
+
+
+def _trace(run: Run) -> pl.LazyFrame:
+    return run if isinstance(run, pl.LazyFrame) else load(run)
+
+
+def _frame(run: Run, column: str, band: str, window: int | None) -> pl.DataFrame:
+    trace = _trace(run)
     if column not in trace.collect_schema().names():
-        raise OlearnError(f"{run}: the trace has no column {column!r}")
+        where = "the trace" if isinstance(run, pl.LazyFrame) else f"{run}: the trace"
+        raise OlearnError(f"{where} has no column {column!r}")
     c = pl.col(column)
     lf = trace.select("agent", "replicate", "t", c.cast(pl.Float64)).drop_nulls(column)
     if not is_cumulative(column):
@@ -79,23 +87,28 @@ def _frame(run: str | Path, column: str, band: str, window: int | None) -> pl.Da
     return df
 
 
-def _spec(run: str | Path) -> dict[str, Any]:
+def _spec(run: Run) -> dict[str, Any]:
+    if isinstance(run, pl.LazyFrame):
+        return {}
     try:
         return tomllib.loads((Path(run) / "spec.toml").read_text())
     except (OSError, tomllib.TOMLDecodeError):
         return {}
 
 
-def titles(runs: Sequence[str | Path]) -> tuple[str, list[str]]:
+def titles(runs: Sequence[Run]) -> tuple[str, list[str]]:
     """The figure's title (env id, the kwargs and T, R the runs share) and each run's label
-    (its directory name and what differs).
+    (its directory name and what differs; ``trace <i>`` for a LazyFrame, which has no spec).
 
     >>> titles([])
     ('', [])
     """
     specs = [_spec(r) for r in runs]
-    fields = []
+    fields: list[dict[str, Any]] = []
     for spec in specs:
+        if not spec:
+            fields.append({})
+            continue
         env = spec.get("env", {})
         f = {"env": str(env.get("id", "?")).rsplit("/", 1)[-1].rsplit(":", 1)[-1]}
         f |= {k: v for k, v in list(env.get("kwargs", {}).items())[:6]}
@@ -108,36 +121,45 @@ def titles(runs: Sequence[str | Path]) -> tuple[str, list[str]]:
     title = shared.get("env", "") + (f"({kw})" if kw else "")
     title += "".join(f", {k} = {shared[k]}" for k in ("T", "R") if k in shared)
     labels = []
-    for run, f in zip(runs, fields, strict=True):
+    for i, (run, f) in enumerate(zip(runs, fields, strict=True)):
         diff = ", ".join(f"{k}={v}" for k, v in f.items() if k not in shared)
-        labels.append(Path(run).name + (f" ({diff})" if diff else ""))
+        name = f"trace {i + 1}" if isinstance(run, pl.LazyFrame) else Path(run).name
+        labels.append(name + (f" ({diff})" if diff else ""))
     return title, labels
 
 
-def _slope(t: np.ndarray, m: np.ndarray) -> float:
-    """Least-squares slope of log m against log t over the second half of the rounds."""
-    keep = (t >= t.max() / 2) & (m > 0)
-    if keep.sum() < 2:
+def _slope(t: np.ndarray, m: np.ndarray, start: float | None = None) -> float:
+    """Least-squares slope of log m against log t over the rounds from ``start`` (default: the
+    second half of the rounds); NaN unless m > 0 at every round of the fit (a curve that goes
+    negative, e.g. against a drifting comparator, has no log-log slope)."""
+    window = t >= (t.max() / 2 if start is None else start)
+    if window.sum() < 2 or not (m[window] > 0).all():
         return math.nan
-    return float(np.polyfit(np.log(t[keep]), np.log(m[keep]), 1)[0])
+    return float(np.polyfit(np.log(t[window]), np.log(m[window]), 1)[0])
 
 
-def regret_figure(runs: Sequence[str | Path], *, ax: Any = None, column: str = "regret",
+def regret_figure(runs: Sequence[Run], *, ax: Any = None, column: str = "regret",
                   band: str = "ci", normalize: str | None = None,
                   include: Sequence[str] | None = None, exclude: Sequence[str] = (),
                   log_x: bool = False, log_y: bool = False, slopes: bool = False,
+                  slope_from: float | None = None, floor: float | None = None,
                   window: int | None = None, title: str | None = None) -> Any:
     """Mean ``column`` per agent over replicates, for one or more run directories.
 
     Args:
-        runs: run directories; several overlay, one line style each.
+        runs: run directories (or traces already loaded, e.g. ``olearn.load`` of several
+            run directories concatenated); several overlay, one line style each.
         ax: matplotlib axes to draw into (default: a new Figure).
         band: ``ci`` (Student-t 95% interval of the mean), ``sd``, ``quantiles`` (10–90%),
             or ``none``; the legend names it. One replicate has no ``ci`` band.
         normalize: ``t``, ``sqrt`` or ``log``: divide by t, √t or log t (from t = 2), so
             sublinear curves compare by eye.
         include / exclude: agent labels to keep / drop.
-        slopes: put each curve's log-log slope over its second half in the legend.
+        slopes: put each curve's log-log slope over its second half (from round
+            ``slope_from`` if given) in the legend; ``n/a`` where the curve is not positive
+            over that range.
+        floor: draw values below ``floor`` (curves and bands) at ``floor``, e.g. so that a
+            log-y axis keeps curves and bands that reach 0.
         window: rolling-mean window (recorded rounds) for per-round columns
             [about a 50th of the rounds].
 
@@ -148,29 +170,24 @@ def regret_figure(runs: Sequence[str | Path], *, ax: Any = None, column: str = "
         raise UsageError(f"band must be one of {', '.join(BANDS)}, got {band!r}")
     if normalize is not None and normalize not in NORMALIZE:
         raise UsageError(f"normalize must be one of {', '.join(NORMALIZE)}, got {normalize!r}")
-    frames = {}
+    frames = []
     for run in runs:
-        probe = load(run).select(pl.col("t").max()).collect().item() or 1
-        frames[run] = _frame(run, column, band, window or max(1, int(probe) // 50))
+        probe = _trace(run).select(pl.col("t").max()).collect().item() or 1
+        frames.append(_frame(run, column, band, window or max(1, int(probe) // 50)))
     order = [a.get("label") for r in runs for a in _spec(r).get("agents", [])]
-    agents = sorted(dict.fromkeys(a for df in frames.values() for a in df["agent"].unique(
+    agents = sorted(dict.fromkeys(a for df in frames for a in df["agent"].unique(
         maintain_order=True)), key=lambda a: order.index(a) if a in order else len(order))
     for who in [*(include or ()), *exclude]:
         if who not in agents:
             raise UsageError(f"no agent {who!r} with {column!r} values in these runs; agents: "
                              f"{', '.join(agents)}")
     agents = [a for a in agents if (include is None or a in include) and a not in exclude]
-    if ax is None:
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(7, 4.5), dpi=120)
-        ax = fig.subplots()
-    else:
-        fig = ax.figure
+    fig, ax = _new_axes(ax)
     colors = {a: f"C{i % 10}" for i, a in enumerate(agents)}
     heading, run_labels = titles(runs)
     banded = False
-    for i, df in enumerate(frames.values()):
+    lowest = -np.inf if floor is None else floor
+    for i, df in enumerate(frames):
         style = _STYLES[i % len(_STYLES)]
         for agent in agents:
             part = df.filter(pl.col("agent") == agent)
@@ -180,15 +197,17 @@ def regret_figure(runs: Sequence[str | Path], *, ax: Any = None, column: str = "
             scale = _scale(t, normalize)
             keep = np.isfinite(scale)
             t, scale = t[keep], scale[keep]
-            m = part["mean"].to_numpy()[keep] / scale
+            m = np.maximum(part["mean"].to_numpy()[keep] / scale, lowest)
             label = str(agent) if len(runs) == 1 else f"{agent} · {run_labels[i]}"
             if slopes:
-                label += f" (slope {_slope(t, part['mean'].to_numpy()[keep]):.2f})"
+                slope = _slope(t, part["mean"].to_numpy()[keep], slope_from)
+                label += f" (slope {'n/a' if math.isnan(slope) else f'{slope:.2f}'})"
             ax.plot(t, m, color=colors[agent], ls=style, lw=1.6, label=label)
             if band != "none":
                 lo = part["lo"].cast(pl.Float64).fill_null(np.nan).to_numpy()[keep] / scale
                 hi = part["hi"].cast(pl.Float64).fill_null(np.nan).to_numpy()[keep] / scale
                 if np.isfinite(lo).any():
+                    lo, hi = np.maximum(lo, lowest), np.maximum(hi, lowest)
                     ax.fill_between(t, lo, hi, color=colors[agent], alpha=0.18, lw=0)
                     banded = True
     if log_x:
@@ -301,7 +320,7 @@ def parameter_figure(table: pl.DataFrame, x: str, *, y: str = "mean", half: str 
         part = part.sort(x)
         xs = part[x].to_list() if numeric else [xs_all.index(v) for v in part[x].to_list()]
         err = None if half is None else part[half].cast(pl.Float64).fill_null(0.0).to_numpy()
-        ax.errorbar(xs, part[y].to_numpy(), yerr=err, marker=marker, capsize=3,
+        ax.errorbar(xs, part[y].to_numpy(), yerr=err, marker=marker, capsize=3, elinewidth=1.2,
                     lw=1.4 if line else 0, ls="-" if line else "none", color=color,
                     label=label or y)
     if is_geometric(xs_all) if log_x is None else log_x:
@@ -320,9 +339,12 @@ def parameter_figure(table: pl.DataFrame, x: str, *, y: str = "mean", half: str 
     return fig
 
 
-def add_line(ax: Any, x: Any, y: Any, *, label: str, fmt: str = "k:", **style: Any) -> Any:
-    """Draw a reference line (e.g. √t, slope 1/2) onto a figure of this module and add it to
-    the legend, keeping the legend's other entries (the band patch) and title.
+def add_line(ax: Any, x: Any, y: Any, *, label: str, fmt: str = "k:",
+             legend: dict[str, Any] | None = None, **style: Any) -> Any:
+    """Draw a reference line (e.g. √t, slope 1/2) onto a figure of this module and add it
+    last to the legend, keeping the legend's other entries (the band patch), title and font
+    size; ``legend``: further :meth:`~matplotlib.axes.Axes.legend` keywords (``ncols``,
+    ``loc``...); ``style``: further :meth:`~matplotlib.axes.Axes.plot` keywords.
 
     Returns:
         The Line2D.
@@ -331,20 +353,21 @@ def add_line(ax: Any, x: Any, y: Any, *, label: str, fmt: str = "k:", **style: A
     old = ax.get_legend()
     handles, labels = ax.get_legend_handles_labels()
     if old is None:
-        ax.legend(fontsize=8)
+        ax.legend(**{"fontsize": 8, **(legend or {})})
         return ref
     texts = old.get_texts()
     mine = dict(zip(labels, handles, strict=True))    # the old entries' artists, in order,
     pairs = [(mine.get(t.get_text(), h), t.get_text())   # or their proxies (the band patch)
              for h, t in zip(old.legend_handles, texts, strict=False) if h is not None]
     handles, labels = [p[0] for p in pairs] + [ref], [p[1] for p in pairs] + [label]
-    ax.legend(handles, labels, fontsize=texts[0].get_fontsize() if texts else 8,
-              title=old.get_title().get_text() or None,
-              title_fontsize=old.get_title().get_fontsize())
+    ax.legend(handles, labels, **{"fontsize": texts[0].get_fontsize() if texts else 8,
+                                  "title": old.get_title().get_text() or None,
+                                  "title_fontsize": old.get_title().get_fontsize(),
+                                  **(legend or {})})
     return ref
 
 
-def plot_runs(runs: Sequence[str | Path], output: str | Path, **kwargs: Any) -> Path:
+def plot_runs(runs: Sequence[Run], output: str | Path, **kwargs: Any) -> Path:
     """Save :func:`regret_figure` of ``runs`` to ``output`` (PNG, SVG or PDF by extension)."""
     output = Path(output)
     if output.suffix.lower() not in FORMATS:

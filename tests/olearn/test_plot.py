@@ -169,3 +169,19 @@ def test_add_line_keeps_the_legend(runs, table):
     legend = ax.get_legend()
     assert [t.get_text() for t in legend.get_texts()] == ["a", "b", "ref"]
     assert legend.get_title().get_text().startswith("error bars: ")
+
+
+def test_traces_floor_and_slope_range(runs):
+    from_dir = _lines(regret_figure([runs[0]]))
+    loaded = _lines(regret_figure([olearn.load(runs[0])]))
+    assert sorted(loaded) == sorted(from_dir)
+    np.testing.assert_allclose(loaded["ucb"].get_ydata(), from_dir["ucb"].get_ydata())
+    floored = regret_figure([runs[0]], floor=5.0, log_y=True).axes[0]
+    assert min(line.get_ydata().min() for line in floored.get_lines()) == 5.0
+    assert all(p.vertices[:, 1].min() >= 5.0 for b in floored.collections for p in b.get_paths())
+    t = np.arange(1.0, 101.0)
+    lf = pl.LazyFrame({"agent": ["up"] * 200 + ["down"] * 200, "replicate": [0, 1] * 200,
+                       "t": np.repeat(np.concatenate([t, t]), 2),
+                       "regret": np.repeat(np.concatenate([t ** 0.5, 60 - t]), 2)})
+    labels = list(_lines(regret_figure([lf], slopes=True, slope_from=10)))
+    assert labels == ["down (slope n/a)", "up (slope 0.50)"]
