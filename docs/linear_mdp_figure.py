@@ -14,7 +14,9 @@ It runs ``runs/linear_mdp_{regret_vs_k,lb_eta,tabular,tabular_defaults,per_repli
 finished runs; the actions study overrides ``actions`` per run) and prints the tables quoted
 in linear_mdp.md (the adversaries stage: about 4 minutes per adversary). Slopes are
 least-squares fits of log(mean regret) on log(K) over the recorded episodes with ``K ≥ 500``;
-bands are 95% Student-t intervals over replicates.
+bands are 95% Student-t intervals over replicates. The curves are drawn by
+:func:`olearn.plot.regret_figure` (reference slope 1/2 by :func:`olearn.plot.add_line`), regret
+against A by :func:`olearn.plot.parameter_figure` (95% Student-t error bars).
 """
 
 from __future__ import annotations
@@ -23,18 +25,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+import polars as pl
+import torch
+from matplotlib.figure import Figure
+from scipy import stats
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import polars as pl  # noqa: E402
-import torch  # noqa: E402
-from scipy import stats  # noqa: E402
-
-import olearn  # noqa: E402
-from olearn.errors import OlearnError  # noqa: E402
-from olearn.registry import make_agent, make_env  # noqa: E402
+import olearn
+from olearn import plot
+from olearn.errors import OlearnError
+from olearn.registry import make_agent, make_env
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTIONS = (2, 4, 8)
@@ -69,20 +69,22 @@ def _band(d: pl.DataFrame) -> np.ndarray:
 
 
 def curves(name: str, title: str, png: str | None) -> list[str]:
-    df = _run(ROOT / "runs" / f"{name}.toml", ROOT / "runs" / "out" / name)
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120) if png else (None, None)
-    rows = _curves(df, title, ax)
-    if png:
+    out = ROOT / "runs" / "out" / name
+    df = _run(ROOT / "runs" / f"{name}.toml", out)
+    fig = Figure(figsize=(7, 4.5), dpi=120) if png else None
+    rows = _curves(df, title, fig.subplots() if fig else None, out)
+    if fig:
         fig.tight_layout()
         fig.savefig(ROOT / "docs" / png)
     return rows
 
 
-def _curves(df: pl.DataFrame, title: str, ax: Any) -> list[str]:
+def _curves(df: pl.DataFrame, title: str, ax: Any, out: Path) -> list[str]:
+    """The table rows of one run and, given ``ax``, its regret curves (log-log when every
+    curve is positive from K = 500 on, else symlog-y)."""
     rows = []
-    png = ax is not None
     signed = True          # every curve positive from K = 500 on: log axes
-    for agent in sorted(df["agent"].unique().to_list()):      # same colours in every panel
+    for agent in sorted(df["agent"].unique().to_list()):
         d = df.filter(pl.col("agent") == agent)
         t, m, half = d["t"].to_numpy(), d["m"].to_numpy(), _band(d)
         # a drifting loss can let a learner beat the best fixed policy: no log-log slope then
@@ -93,22 +95,19 @@ def _curves(df: pl.DataFrame, title: str, ax: Any) -> list[str]:
               for k in (500, 2000)]
         rows.append(f"| {title} | {agent} | {' | '.join(at)} | {int(t[-1])} | "
                     f"{m[-1]:.1f} ± {half[-1]:.1f} | {slope} |")
-        if png:
-            (line,) = ax.plot(t, m, label=f"{agent} (slope {slope})")
-            ax.fill_between(t, m - half, m + half, alpha=0.2, color=line.get_color(), lw=0)
-    if png:
-        ks = np.array([500.0, float(df["t"].max())])
-        base = float(df.filter(pl.col("t") >= 500)["m"].min())
+    if ax is not None:     # colours in the specs' agent order: the same in every panel
+        plot.regret_figure([out], ax=ax, log_x=True, log_y=signed, floor=0.1 if signed else None,
+                           slopes=True, slope_from=500, title=title)
         if signed:
-            ax.plot(ks, base * (ks / ks[0]) ** 0.5, "k:", lw=1, label="slope 1/2")
-        ax.set(xscale="log", xlabel="episode K", ylabel="regret (mean, 95% t band)", title=title)
-        if signed:
-            ax.set_yscale("log")
+            ks = np.array([500.0, float(df["t"].max())])
+            base = float(df.filter(pl.col("t") >= 500)["m"].min())
+            plot.add_line(ax, ks, base * (ks / ks[0]) ** 0.5, label="slope 1/2")
             ax.set_ylim(bottom=0.1)
         else:                                   # negative regret: log-like but signed
             ax.set_yscale("symlog", linthresh=10.0)
+        ax.set(xlabel="episode K", ylabel="regret (mean, 95% t band)")
+        ax.title.set_fontsize(11)
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
     return rows
 
 
@@ -142,16 +141,18 @@ def adversaries_study() -> list[str]:
     one table per adversary (regret at K = 500, 2000 and the last K, the 95% t interval, the
     ratio to uniform play's regret, the log-log slope) and one figure with a panel each."""
     rows = []
-    fig, axes = plt.subplots(1, len(ADVERSARIES), figsize=(18, 4.8), dpi=110)
+    fig = Figure(figsize=(18, 4.8), dpi=110)
+    axes = fig.subplots(1, len(ADVERSARIES))
     for adv, ax in zip(ADVERSARIES, axes, strict=True):
         name = f"linear_mdp_{adv}"
+        out = ROOT / "runs" / "out" / name
         try:
-            df = _run(ROOT / "runs" / f"{name}.toml", ROOT / "runs" / "out" / name)
+            df = _run(ROOT / "runs" / f"{name}.toml", out)
         except OlearnError:
             if not PARTIAL:
                 raise
             continue                                   # --partial: nothing written yet
-        _curves(df, f"{adv} adversary (H=3, S=5, A=4, d=4)", ax)
+        _curves(df, f"{adv} adversary (H=3, S=5, A=4, d=4)", ax, out)
         etas = _etas(ROOT / "runs" / f"{name}.toml")
         last = df.filter(pl.col("t") == pl.col("t").max())
         uniform = last.filter(pl.col("agent") == "UniformPolicy")["m"]
@@ -181,6 +182,7 @@ def adversaries_study() -> list[str]:
 
 def actions_study() -> list[str]:
     finals: dict[str, list[float]] = {}
+    points: list[dict[str, Any]] = []
     rows = []
     for a in ACTIONS:
         if PARTIAL and not (ROOT / "runs" / "out" / f"linear_mdp_actions_A{a}").is_dir():
@@ -194,19 +196,25 @@ def actions_study() -> list[str]:
             finals.setdefault(agent, []).append(m)
             half = stats.t.ppf(0.975, max(n - 1, 1)) * (s or 0.0) / np.sqrt(n)
             rows.append(f"| A = {a} | {agent} | {m:.1f} ± {half:.1f} |")
-    fig, ax = plt.subplots(figsize=(5.5, 4), dpi=120)
+            points.append({"agent": agent, "A": a, "mean": m, "ci95": half})
+    labels = {}
     for agent, ms in finals.items():
         acts = ACTIONS[: len(ms)]
         if len(ms) < 2:
             continue
         slope = float(np.polyfit(np.log(acts), np.log(np.maximum(ms, 1e-9)), 1)[0])
-        ax.plot(acts, ms, "o-", label=f"{agent} (slope in A {slope:.2f})")
+        labels[agent] = f"{agent} (slope in A {slope:.2f})"
         rows.append(f"| slope in A | {agent} | {slope:.2f} |")
-    ax.set(xscale="log", yscale="log", xlabel="actions A", ylabel="regret at the last episode",
-           title="regret vs A (claim 2)")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    table = (pl.DataFrame(points, schema={"agent": pl.String, "A": pl.Int64,
+                                          "mean": pl.Float64, "ci95": pl.Float64})
+             .filter(pl.col("agent").is_in(list(labels)))
+             .with_columns(pl.col("agent").replace_strict(labels)))
+    fig = Figure(figsize=(5.5, 4), dpi=120)
+    ax = fig.subplots()
+    plot.parameter_figure(table, "A", ax=ax, log_x=True, log_y=True, xlabel="actions A",
+                          ylabel="regret at the last episode", title="regret vs A (claim 2)")
+    ax.set_xticks(ACTIONS, [str(a) for a in ACTIONS], minor=False)
+    ax.set_xticks([], minor=True)
     fig.savefig(ROOT / "docs" / "linear_mdp_actions.png")
     return rows
 
