@@ -323,7 +323,8 @@ def parameter_figure(table: pl.DataFrame, x: str, *, y: str = "mean", half: str 
         ax.errorbar(xs, part[y].to_numpy(), yerr=err, marker=marker, capsize=3, elinewidth=1.2,
                     lw=1.4 if line else 0, ls="-" if line else "none", color=color,
                     label=label or y)
-    if is_geometric(xs_all) if log_x is None else log_x:
+    log_x = is_geometric(xs_all) if log_x is None else log_x
+    if log_x:
         ax.set_xscale("log")
     if not numeric:
         ax.set_xticks(range(len(xs_all)), [str(v) for v in xs_all])
