@@ -101,6 +101,8 @@ def study1(quick: bool, replicates: int | None = None) -> None:
         add_line(ax, RHOS, exact["risk"].numpy(), label="exact representation (MC, 30)",
                  fmt="s--", color="C1")
         add_line(ax, RHOS, paper, label="papers §4.3 table", fmt="x:", color="C2")
+        if ax is not axes[0]:
+            ax.get_legend().remove()          # one legend (the first panel's) for all four
         row = f"| {n}, {d}, {k}, {sigma:g} |"
         cells = " | ".join(f"{m:.2f}±{h:.2f}" for m, h in online)
         print(row + f" olearn online (±t95) | {cells} |")
@@ -138,6 +140,14 @@ def study2(quick: bool) -> None:
                          ylabel="final excess_loss" if ax is axes[0] else "",
                          title=f"ε = {eps:g} (per-label clipping)")
         ax.set_xscale("log", base=2)
+        for c in ax.containers:               # the tuned curve in black, thicker
+            if c.get_label() == "best ρ per k":
+                c.lines[0].set(color="k", lw=2.5)
+                for part in (*c.lines[1], *c.lines[2]):
+                    part.set_color("k")
+        title = ax.get_legend().get_title().get_text()
+        ax.get_legend().remove()              # one legend, redrawn where the curves are not
+    axes[-1].legend(fontsize=8, title=title, title_fontsize=8, loc="upper left")
     fig.tight_layout()
     fig.savefig(DOCS / "aggregate_dp_bag_size.png", dpi=110)
 
