@@ -124,11 +124,8 @@ def pair_block(key: Tensor, draws: Tensor, m: int, *, precision: torch.dtype = t
     if compiled:
         from olearn import philox_cpu
 
-        k = key.to(torch.int64).numpy()
-        k0 = (k & MASK).astype(np.uint64)
-        k1 = ((k >> 32) & MASK).astype(np.uint64)
-        d = draws.to(torch.int64).numpy()
-        out = np.empty((2, len(d), len(k), width),
+        k0, k1, d = _kernel_args(key, draws)
+        out = np.empty((2, len(d), len(k0), width),
                        dtype=np.float32 if per == 4 else np.float64)
         (philox_cpu.unit_f32 if per == 4 else philox_cpu.unit_f64)(k0, k1, d, m, out)
         return torch.from_numpy(out)
@@ -137,6 +134,13 @@ def pair_block(key: Tensor, draws: Tensor, m: int, *, precision: torch.dtype = t
         u = [_unit_f32(x) for x in w]
         return torch.stack([torch.cat([u[0], u[2]], -1), torch.cat([u[1], u[3]], -1)])
     return torch.stack([_unit_f64(w[0], w[1]), _unit_f64(w[2], w[3])])
+
+
+def _kernel_args(key: Tensor, draws: Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The compiled kernels' arguments: the keys' 32-bit words (uint64 arrays) and the draws."""
+    k = key.to(torch.int64).numpy()
+    return ((k & MASK).astype(np.uint64), ((k >> 32) & MASK).astype(np.uint64),
+            draws.to(torch.int64).numpy())
 
 
 def unit_block(key: Tensor, draws: Tensor, m: int, *, precision: torch.dtype = torch.float32,
@@ -172,8 +176,20 @@ def normals(key: Tensor, draws: Tensor, n: int, *,
     places) and ``√(−2 ln u1) cos 2πu2`` (half 1's), side by side in each row: four normals a
     counter in float32, two in float64. The halves are contiguous, so the transcendental passes
     run over long vectors. The tails end where ``u1`` does: 5.8σ in float32, 8.6σ in float64.
+    On a CPU (``compiled=None``: when numba imports) the float32 normals come from one compiled
+    pass (:func:`olearn.philox_cpu.normal_f32`): the same pairs in the same places, its own
+    float32 ``log``/``sin``/``cos`` (within a few ulps of torch's, not bit for bit).
     """
     m = max(1, -(-n // _per(precision)))
+    if compiled is None:
+        compiled = key.device.type == "cpu" and _numba_ok()
+    if compiled and precision == torch.float32:   # the words and Box–Muller in one pass
+        from olearn import philox_cpu
+
+        k0, k1, d = _kernel_args(key, draws)
+        out = np.empty((len(d), len(k0), 4 * m), dtype=np.float32)
+        philox_cpu.normal_f32(k0, k1, d, m, out)
+        return torch.from_numpy(out)[..., :n]
     pb = pair_block(key, draws, m, precision=precision, compiled=compiled)
     u1, u2 = pb[0], pb[1]
     rad = u1.log_().mul_(-2.0).sqrt_()

@@ -92,12 +92,19 @@ def derive_many(seeds: Sequence[int], *names: str | int) -> list[int]:
     seeds = [int(s) for s in seeds]
     if len(seeds) < 8 or any(s < 0 or s >> 64 for s in seeds):
         return [derive(s, *names) for s in seeds]
-    u32 = np.uint32
     arr = np.array(seeds, dtype=np.uint64)
     # entropy: the seed's words padded to the pool size (a spawn key is given), then the key's
-    entropy = [(arr & np.uint64(_MASK)).astype(u32), (arr >> np.uint64(32)).astype(u32)]
-    entropy += [np.zeros(len(seeds), u32)] * (_POOL - 2)
-    entropy += [np.full(len(seeds), w, u32) for n in names for w in _words(_key(n))]
+    entropy = [(arr & np.uint64(_MASK)).astype(np.uint32),
+               (arr >> np.uint64(32)).astype(np.uint32)]
+    entropy += [np.zeros(len(seeds), np.uint32)] * (_POOL - 2)
+    entropy += [np.full(len(seeds), w, np.uint32) for n in names for w in _words(_key(n))]
+    return _seed_sequence(entropy)
+
+
+def _seed_sequence(entropy: list[np.ndarray]) -> list[int]:
+    """numpy's SeedSequence hash of assembled entropy words (``len(entropy) >= 4`` uint32
+    arrays, one number per seed each) to ``generate_state(1, uint64)``, for every seed."""
+    u32 = np.uint32
     const = [_INIT_A]
 
     def hashmix(v: np.ndarray) -> np.ndarray:
@@ -129,8 +136,20 @@ def derive_many(seeds: Sequence[int], *names: str | int) -> list[int]:
 
 
 def replicate_seeds(root: int, stream: str, replicates: Sequence[int] | range) -> list[int]:
-    """Seeds of the given replicate indices for one top-level stream (``"env"``, an agent label)."""
-    return [derive(root, stream, int(r)) for r in replicates]
+    """Seeds of the given replicate indices for one top-level stream (``"env"``, an agent label):
+    ``derive(root, stream, r)`` for each ``r``, computed at once for many replicates."""
+    reps = [int(r) for r in replicates]
+    root = int(root)
+    if len(reps) < 8 or root < 0 or any(r < 0 or r >> 32 for r in reps):
+        return [derive(root, stream, r) for r in reps]
+    n = len(reps)
+    # entropy: the root's words padded to the pool size, the stream's key, the replicate
+    run = _words(root)
+    run += [0] * (_POOL - len(run))
+    entropy = [np.full(n, w, np.uint32) for w in run]
+    entropy += [np.full(n, w, np.uint32) for w in _words(_key(stream))]
+    entropy.append(np.array(reps, dtype=np.uint32))
+    return _seed_sequence(entropy)
 
 
 def generators(seeds: Sequence[int], name: str) -> list[torch.Generator]:
@@ -348,6 +367,10 @@ class PhiloxStream:
     def _fill(self, index: int) -> None:
         from olearn import philox
 
+        if (self.device.type == "cpu" and self.kind == "normal" and self.precision == "float32"
+                and philox._numba_ok()):
+            self._fill_cpu_normal(index)
+            return
         prec = torch.float32 if self.precision == "float32" else torch.float64
         draws = torch.arange(index * self.block, (index + 1) * self.block, device=self.device)
         fn = philox.normals if self.kind == "normal" else philox.uniforms
@@ -356,10 +379,32 @@ class PhiloxStream:
         self._cache = out.to(device=self.device, dtype=self.dtype)
         self._index = index
 
+    def _fill_cpu_normal(self, index: int) -> None:
+        """:func:`olearn.philox.normals`' CPU path without its per-call conversions: the key
+        words are made once, the block straight into a numpy array."""
+        from olearn import philox, philox_cpu
+
+        kw = self.__dict__.get("_key_words")
+        if kw is None:   # dropped when pickled, like the block
+            kw = self._key_words = philox._kernel_args(self._keys, torch.zeros(0))[:2]
+        m = -(-self._n // 4)
+        r = len(self.seeds)
+        out = np.empty((self.block, r, 4 * m), dtype=np.float32)
+        draws = np.arange(index * self.block, (index + 1) * self.block, dtype=np.int64)
+        philox_cpu.normal_f32(kw[0], kw[1], draws, m, out)
+        block = torch.from_numpy(out)
+        if 4 * m != self._n:
+            block = block[..., :self._n]
+        self._cache = block.reshape(self.block, r, *self.shape).to(dtype=self.dtype)
+        self._index = index
+
     def __call__(self, i: int) -> Tensor:
         """Draw number ``i`` (0-based) for every replicate: shape ``(R, *shape)``."""
-        block, j = self.block_of(i)
-        return block[j]
+        b, j = divmod(i, self.block)
+        if b != self._index:
+            self._fill(b)
+        assert self._cache is not None
+        return self._cache[j]
 
     def block_of(self, i: int) -> tuple[Tensor, int]:
         """The block holding draw ``i``, shape ``(block, R, *shape)``, and ``i``'s offset."""
@@ -372,4 +417,5 @@ class PhiloxStream:
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_cache"], state["_index"] = None, -1  # stateless: refilled on demand
+        state.pop("_key_words", None)
         return state

@@ -6,10 +6,12 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 import gymnasium as gym
+import numpy as np
 import torch
 from torch import Tensor
 
 from olearn.agents.common.mirror_maps import make_mirror_map
+from olearn.agents.oco.hints import HintState, LastGradient
 from olearn.agents.oco.pieces import (
     DELAYED_STEPS,
     HINTS,
@@ -21,7 +23,6 @@ from olearn.agents.oco.pieces import (
     ScaledMirror,
     make_hint,
 )
-from olearn.agents.oco.schedules import SumState
 from olearn.seeding import resolve_kind
 from olearn.types import Step
 from olearn.validation import check_choice, check_positive
@@ -164,29 +165,33 @@ class OptimisticOMD(OCOAgent):
     def act(self, obs: Any) -> tuple[Tensor, dict[str, Tensor]]:
         self._t += 1
         m = self._hint.value(self._hint_state, self._t)
-        eta = self._reg.eta(self._state, self._t)
-        if self._fused:
+        if self._fused:   # η = D/√s and the step in one compiled pass (omd_kernels)
             from olearn.agents.oco.omd_kernels import ball_step
 
-            x = torch.empty_like(self._x_hat)
-            ball_step(self._x_hat.numpy(), m.contiguous().numpy(), eta.contiguous().numpy(),
-                      self._domain.radius, x.numpy())
-            return x, {"eta": eta, "_m": m}
+            x_hat = self._x_hat.numpy()
+            x, eta = np.empty_like(x_hat), np.empty(len(x_hat))   # numpy's allocator: fewer
+            ball_step(x_hat, m.contiguous().numpy(), self._state.s.numpy(),   # page faults
+                      float(self._reg.schedule.D), self._domain.radius, eta, x)
+            return torch.from_numpy(x), {"eta": torch.from_numpy(eta), "_m": m}
+        eta = self._reg.eta(self._state, self._t)
         return self._reg.step(self._state, self._x_hat, m, eta), {"eta": eta, "_m": m}
 
     def update(self, step: Step) -> None:
         g = self._grad(step)
         m, own = self._own(step, "_m"), self._own(step, "eta")
         eta = own if self.delayed_step == "own" else self._reg.eta(self._state, self._t)
-        if self._fused:
+        if self._fused:   # in place on x̂ and Σ‖g − M‖², the next hint in the same pass
             from olearn.agents.oco.omd_kernels import ball_update
 
-            x_hat, s = torch.empty_like(self._x_hat), torch.empty_like(self._state.s)
-            ball_update(self._x_hat.numpy(), g.contiguous().numpy(), m.contiguous().numpy(),
+            last = isinstance(self._hint, LastGradient)
+            gn = g.contiguous().numpy()
+            m_next = np.empty_like(gn) if last else gn
+            ball_update(self._x_hat.numpy(), gn, m.contiguous().numpy(),
                         eta.to(torch.float64).contiguous().numpy(), self._domain.radius,
-                        self._state.s.numpy(), s.numpy(), x_hat.numpy())
-            self._state, self._x_hat = SumState(self._state.ones, s), x_hat
-        else:
-            self._state = self._reg.update(self._state, g, m, own, step.action)
-            self._x_hat = self._reg.step(self._state, self._x_hat, g, eta)
+                        self._state.s.numpy(), last, m_next)
+            self._hint_state = (HintState(torch.from_numpy(m_next)) if last else
+                                self._hint.update(self._hint_state, g, m, own))
+            return
+        self._state = self._reg.update(self._state, g, m, own, step.action)
+        self._x_hat = self._reg.step(self._state, self._x_hat, g, eta)
         self._hint_state = self._hint.update(self._hint_state, g, m, own)

@@ -2,10 +2,13 @@
 
 :class:`~olearn.agents.oco.omd.OptimisticOMD` with the convex step, the Euclidean mirror map
 and a ball runs, on a CPU under the fast kind, its two mirror steps as one pass each over a
-replicate's ``d`` numbers: ``Π(x̂ − η v)`` (the act), and the adaptive step size's running
-sum ``Σ‖g − M‖²`` with ``Π(x̂ − η g)`` (the update), where torch's path makes about five and
-eight passes. Sums run in index order (torch's reductions sum in another order: the two agree
-to rounding, which is why the kernels run only under the fast kind).
+replicate's ``d`` numbers: the act's step size ``η = D/√s`` and ``Π(x̂ − η v)``, and the
+update's running sum ``s += ‖g − M‖²`` with ``x̂ ← Π(x̂ − η g)`` (and, for the last-gradient
+hint, the next hint ``g``), where torch's path makes about five and ten passes and small
+operations. The sums may be reassociated (``fastmath`` ``reassoc``: vectorized, in an order
+set by the code and this CPU's vector width, the same for every replicate and every run of a
+machine) and run in another order than torch's reductions: the two agree to rounding, which
+is why the kernels run only under the fast kind.
 """
 
 from __future__ import annotations
@@ -18,29 +21,35 @@ import numpy as np
 _CACHE = __name__.startswith("olearn.")
 """Disk cache only under the olearn name (see ``olearn.agents.bandits.ridge_kernels``)."""
 
+_FAST = {"reassoc", "nsz"}
+"""Reassociated sums (vectorized); no other licence (no FMA contraction, NaN and inf kept)."""
 
-@numba.njit(parallel=True, cache=_CACHE, nogil=True)
-def ball_step(x_hat: np.ndarray, v: np.ndarray, eta: np.ndarray, radius: float,
-              out: np.ndarray) -> None:  # pragma: no cover - compiled
-    """``out[r] = Π_ball(x̂[r] − η[r] v[r])``, the projection ``y · radius / max(‖y‖, radius)``."""
+
+@numba.njit(parallel=True, cache=_CACHE, nogil=True, fastmath=_FAST)
+def ball_step(x_hat: np.ndarray, v: np.ndarray, s: np.ndarray, scale: float, radius: float,
+              eta: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``eta[r] = scale/√s[r]`` and ``out[r] = Π_ball(x̂[r] − η[r] v[r])``, the projection
+    ``y · radius / max(‖y‖, radius)``."""
     r_count, d = x_hat.shape
     for r in numba.prange(r_count):
-        e = eta[r]
+        e = scale / math.sqrt(s[r])
+        eta[r] = e
         n2 = 0.0
         for k in range(d):
             y = x_hat[r, k] - e * v[r, k]
             out[r, k] = y
             n2 += y * y
-        scale = radius / max(math.sqrt(n2), radius)
+        f = radius / max(math.sqrt(n2), radius)
         for k in range(d):
-            out[r, k] *= scale
+            out[r, k] *= f
 
 
-@numba.njit(parallel=True, cache=_CACHE, nogil=True)
+@numba.njit(parallel=True, cache=_CACHE, nogil=True, fastmath=_FAST)
 def ball_update(x_hat: np.ndarray, g: np.ndarray, m: np.ndarray, eta: np.ndarray,
-                radius: float, s: np.ndarray, s_out: np.ndarray,
-                out: np.ndarray) -> None:  # pragma: no cover - compiled
-    """``s_out[r] = s[r] + ‖g[r] − m[r]‖²`` and ``out[r] = Π_ball(x̂[r] − η[r] g[r])``."""
+                radius: float, s: np.ndarray, keep_g: bool,
+                m_next: np.ndarray) -> None:  # pragma: no cover - compiled
+    """In place: ``s[r] += ‖g[r] − m[r]‖²`` and ``x̂[r] ← Π_ball(x̂[r] − η[r] g[r])``; with
+    ``keep_g``, ``m_next[r] = g[r]`` (the last-gradient hint) in the same pass."""
     r_count, d = x_hat.shape
     for r in numba.prange(r_count):
         e = eta[r]
@@ -51,9 +60,11 @@ def ball_update(x_hat: np.ndarray, g: np.ndarray, m: np.ndarray, eta: np.ndarray
             dg = gk - m[r, k]
             acc += dg * dg
             y = x_hat[r, k] - e * gk
-            out[r, k] = y
+            x_hat[r, k] = y
             n2 += y * y
-        s_out[r] = s[r] + acc
-        scale = radius / max(math.sqrt(n2), radius)
+            if keep_g:
+                m_next[r, k] = gk
+        s[r] += acc
+        f = radius / max(math.sqrt(n2), radius)
         for k in range(d):
-            out[r, k] *= scale
+            x_hat[r, k] *= f

@@ -291,13 +291,15 @@ class SEAVector(BatchedEnv):
             msg = (f"round {self._t + 1}: action of shape {tuple(x.shape)}, "
                    f"expected {(self.num_envs, self.dim)}")
             raise ValueError(msg)
+        if getattr(self._family, "fused", False):   # CPU, fast: the round in one compiled call
+            o = self._family.fused_step(self._t + 1, x, self._cum)
+            if isinstance(o, int):
+                self._outside(x, o)
+            self._t += 1
+            return self._fused_result(*o)
         bad = self._domain.violation(x) > 1e-6 * max(1.0, self.radius)
         if bool(bad.any()):
-            i = int(bad.nonzero()[0, 0])
-            msg = (f"round {self._t + 1}: action of replicate {i} is outside the {self.domain} "
-                   f"domain (by {float(self._domain.violation(x)[i]):.3g}); agents must play "
-                   "points of the domain, nothing is clipped")
-            raise ValueError(msg)
+            self._outside(x, int(bad.nonzero()[0, 0]))
         self._t += 1
         o = self._family.round(self._t, x)   # a RoundResult
         cum = self._cum
@@ -317,6 +319,24 @@ class SEAVector(BatchedEnv):
                 "oracle": oracle}
         false = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
         return self._obs, (-o.real_loss).to(self.dtype), false, false, info
+
+    def _outside(self, x: Tensor, i: int) -> None:
+        msg = (f"round {self._t + 1}: action of replicate {i} is outside the {self.domain} "
+               f"domain (by {float(self._domain.violation(x)[i]):.3g}); agents must play "
+               "points of the domain, nothing is clipped")
+        raise ValueError(msg)
+
+    def _fused_result(self, out: Tensor, grad: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor,
+                                                                dict]:
+        """``step``'s return from the compiled round's rows (``sea_kernels``)."""
+        real, exp, comp, realized, sigma2, adv, reward = out.unbind()   # sea_kernels' rows
+        if self.dtype != torch.float64:
+            grad, real, reward = grad.to(self.dtype), real.to(self.dtype), reward.to(self.dtype)
+        oracle = {"loss": exp, "comparator_cum_loss": comp, "realized_regret": realized,
+                  "sigma2_cum": sigma2, "adv_variation_cum": adv}
+        info = {"feedback": {"grad": grad, "loss": real}, "oracle": oracle}
+        false = torch.zeros(self.num_envs, dtype=torch.bool)
+        return self._obs, reward, false, false, info
 
 
 SEA = single_view(SEAVector)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.nn.functional import softplus
@@ -100,28 +101,50 @@ class _VectorFamily:
         u = self.env._domain.project(s / n)
         return u, 0.5 * n * _dot(u, u) - _dot(s, u) + 0.5 * q
 
-    def _fused(self, t: int, x: Tensor) -> RoundResult:
-        from olearn.envs.oco.sea_kernels import linear_round
+    def fused_step(self, t: int, x: Tensor,
+                   cum: dict[str, Tensor]) -> tuple[Tensor, Tensor] | int:
+        """Round ``t`` in one compiled call (:func:`~olearn.envs.oco.sea_kernels.linear_round`):
+        ``(out, grad)``, ``out`` the kernel's ``(7, R)`` rows (losses, comparator, oracle
+        entries, reward), with ``cum``'s losses and variances updated in place; or the index of
+        the first replicate whose action is outside the domain (then nothing has changed)."""
+        from olearn.envs.oco import sea_kernels as k
 
         env = self.env
-        c = env.centre(t).contiguous()
-        z, a, b = env.noise_affine(t)
-        z = self.z0 if z is None else z.contiguous()
-        x = x.to(torch.float64).contiguous()
-        grad = torch.empty_like(x)
-        out = torch.empty(x.shape[0], 7, dtype=torch.float64)
-        linear_round(x.numpy(), c.numpy(), z.numpy(), a, b, self.s_exp.numpy(),
-                     self.s_real.numpy(), self.prev_c.numpy(), grad.numpy(), out.numpy())
-        if env.domain == "ball":
-            comp, rcomp = -env.radius * out[:, 2].sqrt(), -env.radius * out[:, 3].sqrt()
+        spent = env._spent
+        c = env.centre(t)   # the corrupted regime spends its budget here: undone if refused
+        if env._noise is None:
+            z, a, b = self.z0, 0.0, 0.0
         else:
-            comp, rcomp = out[:, 4], out[:, 5]
-        return RoundResult(out[:, 0], out[:, 1], grad, comp, rcomp, self.var, out[:, 6])
+            z, a, b = env.noise_affine(t)
+        xn = x.contiguous().numpy()
+        grad = np.empty_like(xn)
+        out = np.empty((k.ROWS, len(xn)))
+        bad = k.linear_round(
+            xn, c.contiguous().numpy(), z.contiguous().numpy(), a, b, t, env.regime == "iid",
+            env.domain == "ball", env.radius, 1e-6 * max(1.0, env.radius), self.var,
+            *self._views(cum), grad, out)
+        if bad >= 0:
+            env._spent = spent
+            return bad
+        return torch.from_numpy(out), torch.from_numpy(grad)
+
+    def _views(self, cum: dict[str, Tensor]) -> tuple[np.ndarray, ...]:
+        """numpy views of the state the compiled round updates in place (kept while the same
+        tensors hold it; never pickled: a view would come back as a copy)."""
+        key = (self.s_exp, self.s_real, self.prev_c, cum["real"], cum["exp"], cum["sigma2"],
+               cum["Sigma2"])
+        got = self.__dict__.get("_np")
+        if got is None or any(a is not b for a, b in zip(got[0], key, strict=True)):
+            got = self._np = (key, tuple(v.numpy() for v in key))
+        return got[1]
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_np", None)
+        return state
 
     def round(self, t: int, x: Tensor) -> RoundResult:
         env = self.env
-        if self.fused:
-            return self._fused(t, x)
         if env.regime == "rom":
             c_bar, v, var = self._rom(t)
         else:

@@ -21,6 +21,15 @@ def test_derive_many_falls_back_for_few_or_huge_seeds():
         assert derive_many(seeds, "a", 1) == [derive(s, "a", 1) for s in seeds]
 
 
+@pytest.mark.parametrize("root", [0, 7, 2**32, 2**64 - 1, 2**70 + 5, 2**130 + 3])
+@pytest.mark.parametrize("stream", ["env", "agent:oomd", "a" * 40])
+def test_replicate_seeds_are_derive_bit_for_bit(root, stream):
+    reps = [*range(12), 999, 2**31, 2**32 - 1]
+    assert replicate_seeds(root, stream, reps) == [derive(root, stream, r) for r in reps]
+    assert replicate_seeds(root, stream, [2**32, 1] * 5) == [derive(root, stream, r)
+                                                             for r in [2**32, 1] * 5]
+
+
 def test_a_block_stream_serves_each_replicate_its_own_numbers_whatever_the_batch():
     import torch
 

@@ -9,9 +9,10 @@ import torch
 from olearn.seeding import replicate_seeds, stream_kind
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"hint": "zero"}, {"delayed_step": "current"},
-                                    {"hint": "mean_gradient", "G": 3.0, "D": 0.5}])
-def test_fused_steps_match_the_torch_path(kwargs):
+@pytest.mark.parametrize(("kwargs", "delay"), [
+    ({}, 0), ({"hint": "zero"}, 0), ({"delayed_step": "current"}, 2), ({}, 3),
+    ({"hint": "mean_gradient", "G": 3.0, "D": 0.5}, 0)])
+def test_fused_steps_match_the_torch_path(kwargs, delay):
     from olearn.agents.oco.omd import OptimisticOMD
     from olearn.envs.oco.sea import SEAVector
     from olearn.types import Step
@@ -26,12 +27,14 @@ def test_fused_steps_match_the_torch_path(kwargs):
                         device=torch.device("cpu"))
         assert agent._fused
         agent._fused = fused
-        out = []
+        out, queue = [], []
         for t in range(1, 60):
             x, info = agent.act(obs)
             obs, reward, _, _, env_info = env.step(x)
-            agent.update(Step(t=t, obs=obs, action=x, act_info=info, reward=reward,
+            queue.append(Step(t=t, obs=obs, action=x, act_info=info, reward=reward,
                               feedback=env_info["feedback"]))
+            if len(queue) > delay:   # feedback `delay` rounds late, as the loop's queue
+                agent.update(queue.pop(0))
             out += [x, info["eta"]]
         return out
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -68,6 +70,25 @@ def test_action_outside_domain_names_the_round(domain, bad):
     env.step(torch.tensor([ok], dtype=F64))
     with pytest.raises(ValueError, match="round 2"):
         env.step(torch.tensor([bad], dtype=F64))
+
+
+@pytest.mark.parametrize(("domain", "bad"), [("ball", [0.9, 0.9, 0.0]),
+                                             ("simplex", [0.5, 0.6, 0.0])])
+def test_fused_round_refuses_an_outside_action_and_changes_nothing(domain, bad):
+    from olearn.seeding import stream_kind
+
+    with stream_kind("fast"):
+        env = SEAVector(num_envs=2, dim=3, domain=domain, regime="corrupted", budget=1.0)
+        env.reset(seed=0)
+    assert env._family.fused
+    ok = [0.5, 0.5, 0.0]
+    env.step(torch.tensor([ok, ok], dtype=F64))
+    before = copy.deepcopy((env._family.s_real, env._cum, env._spent, env._t))
+    with pytest.raises(ValueError, match="round 2: action of replicate 1"):
+        env.step(torch.tensor([ok, bad], dtype=F64))
+    after = (env._family.s_real, env._cum, env._spent, env._t)
+    assert torch.equal(before[0], after[0]) and before[2:] == after[2:]
+    assert all(torch.equal(before[1][k], after[1][k]) for k in before[1])
 
 
 @pytest.mark.parametrize("bad", [{"loss": "cubic"}, {"regime": "chaos"}, {"sigma": -1.0},
