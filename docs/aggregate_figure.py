@@ -154,7 +154,7 @@ def study2(quick: bool) -> None:
 
 DIABETES_SPEC = RUNS / "aggregate_diabetes_fixed.toml"
 DIABETES_RHOS = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0]
-DIABETES_KS = [1, 4, 16, 32]
+DIABETES_KS = [1, 4, 8, 16, 32]
 DIABETES_TRAIN_ROWS = 354      # 442 rows, 20% held out
 
 
