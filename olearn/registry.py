@@ -16,6 +16,7 @@ found too: an id unknown to the registries loads those entry points once and loo
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib
 import importlib.util
 import inspect
@@ -87,7 +88,9 @@ def _import_file(path: str) -> Any:
     if not p.is_file():
         msg = f"plug-in file {path!r} does not exist"
         raise SpecError(msg)
-    name = f"olearn_plugin_{abs(hash(str(p.resolve())))}"
+    # the same name in every process (not hash(), salted per process): checkpoints pickle a
+    # plug-in's classes by module name, and a run resumes in a new process
+    name = "olearn_plugin_" + hashlib.sha1(str(p.resolve()).encode()).hexdigest()[:16]
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, p)

@@ -14,13 +14,13 @@ import os
 import sys
 import types
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from olearn.errors import UsageError
 
-__all__ = ["run_local", "run_ray"]
+__all__ = ["run_local", "run_ray", "start_local", "task_modules"]
 
 Payload = dict[str, Any]
 OnDone = Callable[[Payload, dict[str, Any]], None]
@@ -43,14 +43,15 @@ def run_local(payloads: list[Payload], *, workers: int, threads: int,
               on_start: Callable[[Payload], None], on_done: OnDone) -> None:
     """Run ``payloads`` (in order) on ``workers`` long-lived processes of ``threads`` each.
 
-    Workers are started with ``spawn`` (a clean interpreter: no forked torch or OpenMP state)
-    and ask the kernel to SIGTERM them when the driver dies, so a killed driver leaves each
-    running task ``interrupted`` with its checkpoint, ready for ``--resume``.
+    Workers are forked from the fork server of :func:`start_local` (started now unless it
+    runs already), so each starts with torch and olearn imported; they ask the kernel to
+    SIGTERM them when their parent dies, and the fork server exits with the driver, so a killed
+    driver leaves each running task ``interrupted`` with its checkpoint, ready for
+    ``--resume``.
     """
-    import multiprocessing as mp
     from multiprocessing.connection import wait
 
-    ctx = mp.get_context("spawn")
+    ctx = start_local()
     queue = deque(payloads)
     pool: list[_Worker] = []
 
@@ -108,11 +109,58 @@ def run_local(payloads: list[Payload], *, workers: int, threads: int,
                 w.process.join(5)
 
 
+PRELOAD = ("torch", "polars", "olearn.runner", "olearn.trace", "olearn.metrics",
+           "olearn.sweep.task", "olearn.sweep.backends")
+
+
+def start_local(modules: Iterable[str] = ()) -> Any:
+    """Start the local pool's fork server (if it is not running) and return its context.
+
+    The server is a fresh interpreter (``spawn``-clean: nothing of the caller's torch, OpenMP
+    or Polars threads) that imports torch, Polars, the runner and ``modules`` (the sweep's
+    env and agent modules) once; workers are forked from it ready to run, instead of each
+    paying that start-up again. It imports them while the driver validates the grid. Only
+    imports happen there, so no thread pool exists yet when it forks. Where ``forkserver``
+    is not available (not POSIX), workers are spawned.
+    """
+    import multiprocessing as mp
+    from multiprocessing import forkserver
+
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload([*PRELOAD, *modules])   # used when the server (re)starts
+    with _without_main():
+        forkserver.ensure_running()
+    return ctx
+
+
+def task_modules(specs: Iterable[dict[str, Any]]) -> list[str]:
+    """The modules of the registered envs and agents in ``specs`` (for :func:`start_local`),
+    found without importing them; plug-in files and unknown ids are left to the workers."""
+    import gymnasium as gym
+
+    from olearn.registry import agent_registry
+
+    refs: set[str] = set()
+    for spec in specs:
+        env = gym.registry.get(str(spec.get("env", {}).get("id", "")))
+        if env is not None:
+            refs.update(str(e) for e in (env.entry_point, env.vector_entry_point) if e)
+        for agent in spec.get("agents", []):
+            known = agent_registry.get(str(agent.get("id", "")))
+            if known is not None and isinstance(known.entry_point, str):
+                refs.add(known.entry_point)
+    return sorted({r.split(":")[0] for r in refs if ":" in r and not r.split(":")[0]
+                   .endswith(".py")})
+
+
 @contextlib.contextmanager
 def _without_main() -> Iterator[None]:
-    """Start a worker without re-running the caller's ``__main__`` in it (``spawn`` would, and
-    fails for a script read from stdin and recurses for one without a ``__main__`` guard):
-    workers need only olearn, and plug-ins come by their import paths."""
+    """Start a worker or the fork server without re-running the caller's ``__main__`` in it
+    (``spawn`` and the fork server would, which fails for a script read from stdin and
+    recurses for one without a ``__main__`` guard): workers need only olearn, and plug-ins
+    come by their import paths."""
     main = sys.modules.get("__main__")
     sys.modules["__main__"] = types.ModuleType("__main__")
     try:
@@ -143,10 +191,17 @@ def _worker_main(conn: Any, threads: int, parent: int) -> None:
         conn.send(result)
 
 
-def _die_with_parent(parent: int) -> None:
-    """Linux: have the kernel send SIGTERM when the driver dies (runs then stop as
-    ``interrupted``, checkpoint kept); elsewhere workers notice at their next message."""
+def _die_with_parent(driver: int) -> None:
+    """Stop this worker's run as ``interrupted`` (checkpoint kept) when the driver dies.
+
+    A worker's parent is the fork server, which outlives a killed driver for as long as any of
+    its children runs (they hold its "alive" pipe), so the kernel's parent-death signal alone
+    does not fire: a daemon thread waits on the driver itself (a pidfd on Linux, else a poll
+    every second) and sends this process SIGTERM, which the runner turns into an interrupted
+    run. A spawned worker (no fork server) also asks for the parent-death signal.
+    """
     import signal
+    import threading
 
     try:
         import ctypes
@@ -155,8 +210,36 @@ def _die_with_parent(parent: int) -> None:
         libc.prctl(1, int(signal.SIGTERM))   # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
-    if os.getppid() != parent:   # the driver died before prctl took effect
+    try:
+        fd = os.pidfd_open(driver) if hasattr(os, "pidfd_open") else None
+    except ProcessLookupError:   # the driver died before we looked
         os._exit(0)
+    except OSError:
+        fd = None
+
+    def watch() -> None:
+        if fd is not None:
+            import select
+
+            select.select([fd], [], [])
+        else:
+            import time
+
+            while _alive(driver):
+                time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="olearn-driver-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 # ---------------------------------------------------------------------------- Ray

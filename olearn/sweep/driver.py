@@ -80,6 +80,10 @@ def run_sweep(base: dict[str, Any], grid: dict[str, list[Any]], *, out: str | Pa
         ray_module()
     grid = _grid.check_grid(grid)
     tasks = _grid.expand(base, grid)
+    if backend == "local":   # the pool's fork server imports while the grid is validated
+        from olearn.sweep.backends import start_local, task_modules
+
+        start_local(task_modules(t.spec for t in tasks))
     _grid.validate(tasks)
     out = Path(out)
     definition = {"digest": _grid.digest(base, grid), "base": base,

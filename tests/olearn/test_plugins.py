@@ -261,3 +261,18 @@ def test_a_typo_in_the_second_agent_fails_before_the_first_plays(monkeypatch, tm
     with pytest.raises(olearn.errors.SpecError, match="'alpah'.*did you mean 'alpha'"):
         olearn.simulate(spec, quiet=True, out=out)
     assert played == [] and not (out / "trace").exists()
+
+
+def test_a_plugin_file_has_the_same_module_name_in_every_process():
+    """Checkpoints pickle a plug-in's classes by module name and a run resumes in a new
+    process (``--resume``, a sweep worker): the name must not depend on the process's
+    salted ``hash()``, or the checkpoint fails to load with ModuleNotFoundError."""
+    import os
+    import subprocess
+
+    code = (f"from olearn.registry import load_object; "
+            f"print(load_object({PLUGIN + ':TwoArms'!r}).__module__)")
+    names = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+             for seed in ("1", "2")}
+    assert len(names) == 1 and names.pop().startswith("olearn_plugin_")

@@ -95,18 +95,24 @@ def test_a_crashed_worker_fails_only_its_task(tmp_path):
 
 
 def test_sigkill_driver_then_resume(tmp_path):
-    spec = write_spec(tmp_path / "k.toml", horizon=12_000, grid="seed = [0, 1, 2, 3]",
+    """Tasks 0 and 1 finish; tasks 2 and 3 checkpoint, then wait at round 6,000 for as long as
+    the file ``hold`` exists, so the driver is killed while they run, however the tasks are
+    timed. Killed, the workers stop their runs as interrupted; --resume finishes 2 and 3 from
+    their own checkpoints and leaves 0 and 1 untouched."""
+    hold = tmp_path / "hold"
+    hold.touch()
+    spec = write_spec(tmp_path / "k.toml", horizon=12_000, agents=faulty(hold=f'"{hold}"'),
+                      grid='"agents.bad.kwargs.hold_at" = [0, 6000]\nseed = [0, 1]',
                       extra="checkpoint_seconds = 0.3")
     out = tmp_path / "s"
     driver = subprocess.Popen([sys.executable, "-m", "olearn.cli", "sweep", str(spec),
                                "--out", str(out), "--workers", "2", "-q"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     tasks = [out / f"task-{i:04d}" for i in range(4)]
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:   # one task finished and another checkpointed
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:   # one task finished and a held one checkpointed
         done = [t for t in tasks if sweepdir.task_status(t) == "complete"]
-        ckpt = [t for t in tasks if sweepdir.task_status(t) == "running"
-                and any((t / "checkpoints").glob("*.pt"))]
+        ckpt = [t for t in tasks[2:] if any((t / "checkpoints").glob("*.pt"))]
         if done and ckpt:
             break
         assert driver.poll() is None, driver.stderr.read().decode()
@@ -120,14 +126,18 @@ def test_sigkill_driver_then_resume(tmp_path):
         assert time.monotonic() < deadline, "workers outlived the driver"
         time.sleep(0.1)
     states = [sweepdir.task_status(t) for t in tasks]
-    assert "complete" in states and "interrupted" in states, states
+    assert "complete" in states[:2] and "interrupted" in states[2:], states
     finished = {t.name: _mtimes(t) for t in tasks if sweepdir.task_status(t) == "complete"}
-    resumed = [t for t in tasks if sweepdir.task_status(t) == "interrupted"
-               and any((t / "checkpoints").glob("*.pt"))]
-    assert resumed   # at least one task resumes from its own checkpoint
+    first_parts = {p: p.stat().st_mtime_ns for t in tasks[2:]   # written before a checkpoint
+                   for p in (t / "trace").glob("agent=*/part-00000.parquet")
+                   if (t / "checkpoints").is_dir() and any((t / "checkpoints").glob("*.pt"))}
+    assert first_parts
+    hold.unlink()
     res = CliRunner().invoke(main, ["sweep", str(spec), "--out", str(out), "-q", "--resume"])
     assert res.exit_code == 0, res.output
     assert {n: _mtimes(out / n) for n in finished} == finished
+    # resumed from their own checkpoints: the trace written before them was kept, not redone
+    assert {p: p.stat().st_mtime_ns for p in first_parts} == first_parts
     _same_as_plain_runs(spec, out, tmp_path)
 
 
