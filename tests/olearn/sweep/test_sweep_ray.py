@@ -13,6 +13,7 @@ from olearn.cli import main
 from olearn.sweep import sweepdir
 
 ray = pytest.importorskip("ray", reason="the ray backend needs olearn[distributed]")
+pytestmark = pytest.mark.xdist_group("ray")   # under pytest -n: one worker, one local Ray
 
 
 @pytest.fixture(scope="module")
