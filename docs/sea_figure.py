@@ -195,7 +195,7 @@ def exp_concave_table() -> list[str]:
 
 if __name__ == "__main__":
     print("| setting | agent | R(1000) | R(4000) | R(16000) | log-log slope (t ≥ 250) "
-          "| other regret at 16000 |")
+          "| realized regret / pseudo-regret at 16000 |")
     print("|---|---|---|---|---|---|---|")
     print("\n".join(regret_figure()))
     sys.stdout.flush()
