@@ -21,6 +21,7 @@ against A by :func:`olearn.plot.parameter_figure` (95% Student-t error bars).
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,12 +46,17 @@ PARTIAL = "--partial" in sys.argv   # read what the runs have written so far; ru
 
 
 def _run(spec: olearn.RunSpec | Path, out: Path) -> pl.DataFrame:
+    """Simulate ``spec`` into ``out`` unless a run of the same spec digest is there (complete:
+    reused; interrupted: continued); a run of an edited spec is redone."""
+    if isinstance(spec, Path):
+        spec = olearn.RunSpec.from_toml(spec)
     meta = out / "meta.json"
+    done = json.loads(meta.read_text()) if meta.is_file() else None
     if PARTIAL:
         pass
-    elif not meta.is_file():
-        olearn.simulate(spec, out=out, quiet=True)
-    elif '"complete"' not in meta.read_text():        # an interrupted run: continue it
+    elif done is None or done.get("digest") != spec.digest():
+        olearn.simulate(spec, out=out, force=True, quiet=True)
+    elif done.get("status") != "complete":        # an interrupted run: continue it
         olearn.simulate(spec, out=out, resume=True, quiet=True)
     return (olearn.load(out).group_by("agent", "t")
             .agg(pl.col("regret").mean().alias("m"), pl.col("regret").std().alias("s"),
