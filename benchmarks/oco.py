@@ -11,7 +11,9 @@ one batched over the R replicates as (R, d) arrays, one a plain single-replicate
     python benchmarks/oco.py --quick --repeat 3   # contenders interleaved, medians
 
 olearn runs once per stream kind (``rng``: ``portable``, the CPU default, per-replicate
-seeded blocks; ``fast``, Philox made where it is used; see ``olearn.seeding``).
+seeded blocks; ``fast``, Philox made where it is used, and on a CPU the env's round and the
+agent's steps as compiled passes; see ``olearn.seeding``), with one thread by default (the
+spec's default; ``--threads`` to change it).
 """
 
 from __future__ import annotations
@@ -71,7 +73,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="T = 1000 instead of 10000")
     p.add_argument("--replicates", type=int, default=1000)
-    p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    p.add_argument("--threads", type=int, default=1,
+                   help="olearn's CPU threads (the spec's default, 1: the numpy loop runs on one "
+                        "core too; on a shared machine a second thread waits on barriers)")
     p.add_argument("--device", default="cpu", help="where olearn runs (numpy stays on the CPU)")
     p.add_argument("--rng", nargs="+", default=["portable", "fast"],
                    help="stream kinds olearn runs with (one row each)")

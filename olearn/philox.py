@@ -165,6 +165,15 @@ def uniforms(key: Tensor, draws: Tensor, n: int, *,
     """Uniforms on the open interval (0, 1), shape ``(len(draws), len(key), n)``: the first
     ``n`` numbers of :func:`unit_block`."""
     m = max(1, -(-n // _per(precision)))
+    if compiled is None:
+        compiled = key.device.type == "cpu" and _numba_ok()
+    if compiled and precision == torch.float32:   # the rows of unit_block, made in place
+        from olearn import philox_cpu
+
+        k0, k1, d = _kernel_args(key, draws)
+        out = np.empty((len(d), len(k0), 4 * m), dtype=np.float32)
+        philox_cpu.uniform_rows_f32(k0, k1, d, m, out)
+        return torch.from_numpy(out)[..., :n]
     return unit_block(key, draws, m, precision=precision, compiled=compiled)[..., :n]
 
 

@@ -196,3 +196,26 @@ def box_muller_pair(w1: int, w2: int) -> tuple:  # pragma: no cover - compiled
     """:func:`normal_f32`'s pair of two words (for tests): ``(sin, cos)`` normals as floats."""
     s, c = _box_muller(np.uint64(w1), np.uint64(w2))
     return float(s), float(c)
+
+
+@numba.njit(parallel=True, cache=_CACHE, nogil=True)
+def uniform_rows_f32(key0: np.ndarray, key1: np.ndarray, draws: np.ndarray, m: int,
+                     out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """:func:`unit_f32`'s uniforms as the rows of :func:`olearn.philox.unit_block`:
+    ``out[i, r] = [w0 | w2 | w1 | w3]``, each ``m`` wide over ``j``; ``out`` is
+    ``(len(draws), R, 4m)`` (no halves to concatenate afterwards)."""
+    nd, r = draws.shape[0], key0.shape[0]
+    s = np.float32(2.0**-23)
+    half = np.float32(0.5)
+    for row in numba.prange(nd * r):
+        i, rep = row // r, row % r
+        d = np.uint64(draws[i])
+        lo_d, hi_d = d & _MASK, d >> _S32
+        k0, k1 = np.uint64(key0[rep]), np.uint64(key1[rep])
+        o = out[i, rep]
+        for j in range(m):
+            c0, c1, c2, c3 = _rounds(np.uint64(j), lo_d, hi_d, k0, k1)
+            o[j] = (np.float32(c0 >> np.uint64(9)) + half) * s
+            o[m + j] = (np.float32(c2 >> np.uint64(9)) + half) * s
+            o[2 * m + j] = (np.float32(c1 >> np.uint64(9)) + half) * s
+            o[3 * m + j] = (np.float32(c3 >> np.uint64(9)) + half) * s

@@ -367,9 +367,8 @@ class PhiloxStream:
     def _fill(self, index: int) -> None:
         from olearn import philox
 
-        if (self.device.type == "cpu" and self.kind == "normal" and self.precision == "float32"
-                and philox._numba_ok()):
-            self._fill_cpu_normal(index)
+        if self.device.type == "cpu" and self.precision == "float32" and philox._numba_ok():
+            self._fill_cpu(index)
             return
         prec = torch.float32 if self.precision == "float32" else torch.float64
         draws = torch.arange(index * self.block, (index + 1) * self.block, device=self.device)
@@ -379,9 +378,9 @@ class PhiloxStream:
         self._cache = out.to(device=self.device, dtype=self.dtype)
         self._index = index
 
-    def _fill_cpu_normal(self, index: int) -> None:
-        """:func:`olearn.philox.normals`' CPU path without its per-call conversions: the key
-        words are made once, the block straight into a numpy array."""
+    def _fill_cpu(self, index: int) -> None:
+        """The CPU path of :func:`olearn.philox.normals` (``uniforms``) without its per-call
+        conversions: the key words are made once, the block straight into a numpy array."""
         from olearn import philox, philox_cpu
 
         kw = self.__dict__.get("_key_words")
@@ -391,7 +390,8 @@ class PhiloxStream:
         r = len(self.seeds)
         out = np.empty((self.block, r, 4 * m), dtype=np.float32)
         draws = np.arange(index * self.block, (index + 1) * self.block, dtype=np.int64)
-        philox_cpu.normal_f32(kw[0], kw[1], draws, m, out)
+        kernel = philox_cpu.normal_f32 if self.kind == "normal" else philox_cpu.uniform_rows_f32
+        kernel(kw[0], kw[1], draws, m, out)
         block = torch.from_numpy(out)
         if 4 * m != self._n:
             block = block[..., :self._n]

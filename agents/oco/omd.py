@@ -101,6 +101,7 @@ class OptimisticOMD(OCOAgent):
 
     info_keys: ClassVar[tuple[str, ...]] = ("eta",)
     _fused = False   # set at reset (and absent from checkpoints written before it existed)
+    _ahead = None    # (x, η) of the next act, made by a fused update (same)
 
     def __init__(self, observation_space: gym.Space, action_space: gym.Space, *,
                  curvature: Literal["convex", "strongly_convex", "exp_concave"] = "convex",
@@ -161,11 +162,16 @@ class OptimisticOMD(OCOAgent):
         self._fused = (self.curvature == "convex" and self.mirror == "euclidean"
                        and self._domain.kind == "ball" and dev.type == "cpu"
                        and resolve_kind(dev) == "fast")
+        self._ahead: tuple[Tensor, Tensor] | None = None   # the next act's (x, η), fused path
 
     def act(self, obs: Any) -> tuple[Tensor, dict[str, Tensor]]:
         self._t += 1
         m = self._hint.value(self._hint_state, self._t)
         if self._fused:   # η = D/√s and the step in one compiled pass (omd_kernels)
+            ahead = self.__dict__.get("_ahead")
+            if ahead is not None:   # made by the last update from this very state
+                self._ahead = None
+                return ahead[0], {"eta": ahead[1], "_m": m}
             from olearn.agents.oco.omd_kernels import ball_step
 
             x_hat = self._x_hat.numpy()
@@ -185,12 +191,18 @@ class OptimisticOMD(OCOAgent):
 
             last = isinstance(self._hint, LastGradient)
             gn = g.contiguous().numpy()
-            m_next = np.empty_like(gn) if last else gn
+            # the last-gradient hint: M_{t+1} = g, and the next act's step from the new state
+            m_next, x_next, eta_next = ((np.empty_like(gn), np.empty_like(gn),
+                                         np.empty(len(gn))) if last else (gn, gn, gn[:, 0]))
             ball_update(self._x_hat.numpy(), gn, m.contiguous().numpy(),
                         eta.to(torch.float64).contiguous().numpy(), self._domain.radius,
-                        self._state.s.numpy(), last, m_next)
-            self._hint_state = (HintState(torch.from_numpy(m_next)) if last else
-                                self._hint.update(self._hint_state, g, m, own))
+                        self._state.s.numpy(), last, m_next, float(self._reg.schedule.D),
+                        x_next, eta_next)
+            if last:
+                self._hint_state = HintState(torch.from_numpy(m_next))
+                self._ahead = (torch.from_numpy(x_next), torch.from_numpy(eta_next))
+            else:
+                self._hint_state = self._hint.update(self._hint_state, g, m, own)
             return
         self._state = self._reg.update(self._state, g, m, own, step.action)
         self._x_hat = self._reg.step(self._state, self._x_hat, g, eta)

@@ -66,6 +66,9 @@ def test_compiled_kernel_is_the_torch_path_bit_for_bit(precision):
         a = philox.unit_block(keys, draws, m, precision=precision, compiled=True)
         b = philox.unit_block(keys, draws, m, precision=precision, compiled=False)
         assert a.dtype == precision and torch.equal(a, b)
+        ua = philox.uniforms(keys, draws, 4 * m - 1, precision=precision, compiled=True)
+        ub = philox.uniforms(keys, draws, 4 * m - 1, precision=precision, compiled=False)
+        assert torch.equal(ua, ub)
         na = philox.normals(keys, draws, 4 * m - 1, precision=precision, compiled=True)
         nb = philox.normals(keys, draws, 4 * m - 1, precision=precision, compiled=False)
         if precision == torch.float64:
