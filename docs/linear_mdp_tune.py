@@ -1,19 +1,21 @@
 """The adversarial linear-MDP step sizes under the tuning protocol of docs/tuning.md.
 
     nice python docs/linear_mdp_tune.py            # tune, write the reporting specs, report
+    nice python docs/linear_mdp_tune.py --jobs 2   # the same, two tasks at a time
     nice python docs/linear_mdp_tune.py --quick    # the same pipeline at toy sizes (smoke test)
     python docs/linear_mdp_tune.py --tables        # print the tables of finished runs again
     python docs/linear_mdp_tune.py --write-tune-specs   # rewrite runs/tune/linear_mdp_*.toml
 
 Protocol (docs/tuning.md): each of LogBarrierPO, MagnitudeReducedPO, ExpWeightsPO and
 SimulatorFreePO has one sweep spec per adversary under ``runs/tune/``
-(``linear_mdp_<adversary>_<agent>.toml``): the agent alone, its own grid of 4 geometric η
+(``linear_mdp_<adversary>_<agent>.toml``): the agent alone, its own grid of 6 geometric η
 values, tuning root seed 1000, K = 600 episodes, R = 2 (the switching adversary changes its
 loss once, at episode 500). UniformPolicy has no knob and is the reference. The η with the
 lowest mean final regret (``olearn.sweep.report.best``) is written
 into ``runs/linear_mdp_tuned_<adversary>.toml`` (root seed 0, K = 2,000, R = 4, all five
-agents), which is run (one process per agent: each agent of a spec runs on its own fresh env
-with the same seeds, so a one-agent run is that agent's part of the spec) and summarised:
+agents), which is run (one agent at a time, each alone: each agent of a spec runs on its own
+fresh env with the same seeds, so a one-agent run is that agent's part of the spec) and
+summarised:
 final regret mean ± Student-t 95% interval (``olearn.metrics.final``), ratio to
 UniformPolicy, and the log-log slope of the mean regret over the second half (least squares
 on the recorded K ∈ [K/2, K]). The numbers go to
@@ -21,7 +23,12 @@ on the recorded K ∈ [K/2, K]). The numbers go to
 
 Every agent is built with ``horizon`` = the reporting K in both the tuning and the reporting
 runs, so everything but η (γ, β, rollouts, SimulatorFreePO's epochs) is the same in both; the
-tuning runs simply stop after 600 episodes.
+tuning runs simply stop after 600 episodes (a tuning K of 2,000 was tried: about 110 s a
+LogBarrierPO task on the loaded machine, against 13 s measured minutes before at a lower load,
+so over an hour for the 72 tasks: too long for the budget).
+
+At most ``--jobs`` tasks (a tuning sweep or a reporting agent) run at a time (default 1: the
+machine is shared), each single-threaded.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import argparse
 import json
 import math
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -55,18 +63,23 @@ REPORT = {"horizon": 2000, "replicates": 4, "seed": 0, "every": 20}
 TUNE = {"horizon": 600, "replicates": 2, "seeds": [1000], "every": 20}
 QUICK = {"tune_horizon": 60, "horizon": 120, "replicates": 2, "every": 10}
 
-# label -> (id, grid of eta: 4 geometric values, ratio 4, bracketing the papers' default at
-# the reporting K = 2,000 and the value of the earlier (uncommitted) study). Defaults at
+# label -> (id, grid of eta: 6 geometric values, ratio 4, bracketing the papers' default at
+# the reporting K = 2,000 and the value of the earlier (uncommitted) study). The first tuning
+# (4 values) selected the top of the grid 11 times in 12: the grids were extended upwards by
+# two values each (x16), the same budget for every agent. Defaults at
 # K = 2,000, H = 3, A = 4, d = 4: LogBarrierPO / SimulatorFreePO sqrt(A ln K / (d H^2 K)) = 0.021,
 # MagnitudeReducedPO sqrt(ln A / (d H^2 K)) = 0.0044, ExpWeightsPO gamma / H = K^(-1/3) / 3 = 0.026.
 AGENTS: dict[str, tuple[str, list[float]]] = {
-    "LogBarrierPO": ("olearn/LogBarrierPO-v0", [0.01, 0.04, 0.16, 0.64]),
-    "MagnitudeReducedPO": ("olearn/MagnitudeReducedPO-v0", [0.002, 0.008, 0.032, 0.128]),
-    "ExpWeightsPO": ("olearn/ExpWeightsPO-v0", [0.005, 0.02, 0.08, 0.32]),
-    "SimulatorFreePO": ("olearn/SimulatorFreePO-v0", [0.01, 0.04, 0.16, 0.64]),
+    "LogBarrierPO": ("olearn/LogBarrierPO-v0", [0.01, 0.04, 0.16, 0.64, 2.56, 10.24]),
+    "MagnitudeReducedPO": ("olearn/MagnitudeReducedPO-v0",
+                           [0.002, 0.008, 0.032, 0.128, 0.512, 2.048]),
+    "ExpWeightsPO": ("olearn/ExpWeightsPO-v0", [0.005, 0.02, 0.08, 0.32, 1.28, 5.12]),
+    "SimulatorFreePO": ("olearn/SimulatorFreePO-v0", [0.01, 0.04, 0.16, 0.64, 2.56, 10.24]),
 }
 REFERENCE = ("UniformPolicy", "olearn/UniformPolicy-v0")
 LABELS = [*AGENTS, REFERENCE[0]]
+# bounds the tasks running at once (main sets it from --jobs); the thread pools only order them
+SLOTS = threading.BoundedSemaphore(1)
 
 
 # ---------------------------------------------------------------------------- specs
@@ -123,8 +136,9 @@ def tune(adversary: str, label: str, out_root: Path, quick: bool) -> dict[str, A
 
     base, grid = read_tune(adversary, label, quick)
     out = tune_dir(out_root, adversary, label)
-    t0 = time.time()
-    res = run_sweep(base, grid, out=out, workers=1, resume=out.exists(), quiet=True)
+    with SLOTS:
+        t0 = time.time()
+        res = run_sweep(base, grid, out=out, workers=1, resume=out.exists(), quiet=True)
     if res.failed:
         raise SystemExit(f"{out}: {len(res.failed)} tuning task(s) failed: "
                          f"{res.failed[0]['error']}")
@@ -249,14 +263,16 @@ def run_one_agent(path: Path, label: str, run: Path) -> None:
 
     spec = RunSpec.from_toml(path).to_dict()
     spec["agents"] = [a for a in spec["agents"] if a["label"] == label]
-    t0 = time.time()
-    olearn.simulate(spec, out=run / label, force=True, quiet=True)
+    with SLOTS:
+        t0 = time.time()
+        olearn.simulate(spec, out=run / label, force=True, quiet=True)
     print(f"reported {run.name} {label} ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
 
 
 def pipeline(adv: str, out_root: Path, quick: bool, tables: bool) -> dict[str, Any]:
-    """One adversary: its four tuning sweeps side by side, then its reporting spec, each agent
-    of it in its own process (so an adversary reports as soon as its own tuning is done)."""
+    """One adversary: its four tuning sweeps, then its reporting spec, each agent of it alone
+    (so an adversary reports as soon as its own tuning is done); ``SLOTS`` bounds how many of
+    these tasks, over all adversaries, run at once."""
     with ThreadPoolExecutor(max_workers=1 if tables else len(LABELS)) as pool:
         futures = {label: pool.submit(tune, adv, label, out_root, quick) for label in AGENTS}
         chosen = {label: futures[label].result() for label in AGENTS}
@@ -280,12 +296,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quick", action="store_true", help="toy sizes, into runs/out/quick")
     p.add_argument("--tables", action="store_true", help="only print the tables of done runs")
     p.add_argument("--adversaries", default=",".join(ADVERSARIES))
+    p.add_argument("--jobs", type=int, default=1,
+                   help="tasks (tuning sweeps, reporting agents) at once, one thread each")
     p.add_argument("--write-tune-specs", action="store_true",
                    help="rewrite runs/tune/linear_mdp_*.toml from the grids here, then exit")
     a = p.parse_args(argv)
     if a.write_tune_specs:
         write_tune_specs()
         return
+    if a.jobs < 1:
+        p.error(f"--jobs must be at least 1, got {a.jobs}")
+    global SLOTS
+    SLOTS = threading.BoundedSemaphore(a.jobs)
     advs = a.adversaries.split(",")
     out_root = OUT / "quick" if a.quick else OUT
     t0 = time.time()
