@@ -75,11 +75,13 @@ def _parse_kv(items: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--record-log", type=int, help="Record this many log-spaced rounds.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override any spec field.")
 @click.option("--plot/--no-plot", default=True, help="Write OUT/regret.png.")
+@click.option("--save-agents/--no-save-agents", default=True,
+              help="Save each trained agent to OUT/agents/<label>.pt (warm starts, evaluate).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the summary as JSON on stdout (nothing else).")
 @friendly
 def simulate(spec: str, out: str | None, force: bool, resume: bool, quiet: bool, plot: bool,
-             as_json: bool, sets: tuple[str, ...], **flags: Any) -> None:
+             save_agents: bool, as_json: bool, sets: tuple[str, ...], **flags: Any) -> None:
     """Run the agents of SPEC (a TOML run spec) and write the trace."""
     from olearn.runner import simulate as run
     from olearn.spec import RunSpec, apply_override, read_toml, resolve_files
@@ -92,7 +94,7 @@ def simulate(spec: str, out: str | None, force: bool, resume: bool, quiet: bool,
     from olearn.runner import default_out
 
     result = run(spec_obj, out=out or default_out(spec_obj), force=force, resume=resume,
-                 quiet=quiet or as_json)
+                 quiet=quiet or as_json, save_agents=save_agents)
     plot_path = None
     if plot:
         from olearn.plot import plot_runs

@@ -5,9 +5,10 @@ Crash safety: trace parts are atomic; after a flushed chunk, at most every
 ``OUT/checkpoints/<label>.pt`` (atomically). ``resume=True`` truncates parts written after the
 checkpoint and continues; the finished trace equals an uninterrupted run's.
 
-Trained agents: an agent that finishes its horizon is pickled whole to ``OUT/agents/<label>.pt``
-(atomically; skipped with a warning if it cannot be pickled), for held-out evaluation or a warm
-start: :func:`olearn.load_agent` reads it back on the CPU.
+Trained agents: an agent that finishes its horizon saves its state to ``OUT/agents/<label>.pt``
+(atomically; skipped with a warning if it cannot be saved), for held-out evaluation or a warm
+start: :func:`olearn.load_agent` reads it back on the CPU. ``save_agents=False``
+(``--no-save-agents``) skips that, e.g. for very large neural runs.
 """
 
 from __future__ import annotations
@@ -140,8 +141,10 @@ def build(spec: RunSpec, device: torch.device) -> dict[str, Any]:
 
 
 def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | None = None,
-             force: bool = False, resume: bool = False, quiet: bool = False) -> RunResult:
-    """Run every agent of ``spec`` and write ``OUT/{spec.toml, meta.json, trace/, agents/}``.
+             force: bool = False, resume: bool = False, quiet: bool = False,
+             save_agents: bool = True) -> RunResult:
+    """Run every agent of ``spec`` and write ``OUT/{spec.toml, meta.json, trace/, agents/}``
+    (``agents/`` only with ``save_agents``, the default).
 
     ``spec`` is a :class:`RunSpec`, a dict or a TOML path. Without ``out`` the run goes to a
     new temporary directory (``result.out``), so a notebook cell can be run again as it is;
@@ -201,7 +204,7 @@ def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | N
                     continue
                 meta["agents"][entry.label] = _run_agent(spec, entry, agents[entry.label], out,
                                                          device, progress, schema, started,
-                                                         inits.get(entry.label))
+                                                         inits.get(entry.label), save_agents)
                 _write_meta(out, meta)
     except BaseException as e:
         raise _failed(e, out, meta, started=bool(started) or resuming, existed=existed,
@@ -331,7 +334,7 @@ def _warm_starts(spec: RunSpec, agents: dict[str, Any]) -> dict[str, dict[str, A
 
 def _run_agent(spec: RunSpec, entry: Any, agent: Any, out: Path, device: torch.device,
                progress: RunProgress, schema: TraceSchema, started: list[str],
-               init: dict[str, Any] | None = None) -> dict[str, Any]:
+               init: dict[str, Any] | None = None, save: bool = True) -> dict[str, Any]:
     ids = spec.replicate_ids
     env = make_env(spec.env.id, num_envs=len(ids), device=device, kwargs=spec.env.kwargs)
     ckpt = out / "checkpoints" / f"{entry.label}.pt"
@@ -390,8 +393,8 @@ def _run_agent(spec: RunSpec, entry: Any, agent: Any, out: Path, device: torch.d
     finally:
         progress.stop()
         writer.close()
-    save_agent(out, entry, agent, (env.single_observation_space, env.single_action_space))
-    # (saved before the checkpoint goes: a crash here resumes)
+    if save:   # (saved before the checkpoint goes: a crash here resumes)
+        save_agent(out, entry, agent, (env.single_observation_space, env.single_action_space))
     ckpt.unlink(missing_ok=True)
     rate = spec.horizon / state.seconds if state.seconds > 0 else float("inf")
     return {"status": "complete", "seconds": round(state.seconds, 4),

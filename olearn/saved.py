@@ -65,7 +65,8 @@ def load_saved(path: str | Path, label: str | None = None) -> dict[str, Any]:
                 msg = f"{path} has no saved agent {label!r}; saved agents: {', '.join(labels)}"
             else:
                 msg = (f"{path} has no saved agents (an agent is saved to OUT/agents/ when it "
-                       f"finishes its horizon), so none named {label!r}")
+                       f"finishes its horizon, unless run with --no-save-agents), so none "
+                       f"named {label!r}")
             raise UsageError(msg)
         path = path / "agents" / f"{label}.pt"
     elif not path.is_file():

@@ -146,3 +146,20 @@ def test_force_overwrites_a_run_with_saved_agents(tmp_path):
     olearn.simulate(UCB, out=out, quiet=True)
     olearn.simulate(UCB, out=out, quiet=True, force=True)
     assert (Path(out) / "agents" / "linucb.pt").is_file()
+
+
+def test_no_save_agents_writes_none_and_a_warm_start_from_it_says_why(tmp_path):
+    from click.testing import CliRunner
+
+    from olearn.cli import main
+
+    spec = olearn.RunSpec.from_dict(UCB)
+    (tmp_path / "ucb.toml").write_text(spec.to_toml())
+    res = CliRunner().invoke(main, ["simulate", str(tmp_path / "ucb.toml"), "--out", "run",
+                                    "-q", "--no-plot", "--no-save-agents"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "run" / "trace").is_dir() and not (tmp_path / "run" / "agents").exists()
+    with pytest.raises(OlearnError, match="unless run with --no-save-agents"):
+        olearn.load_agent(tmp_path / "run", "linucb")
+    saved = olearn.simulate(UCB, out=tmp_path / "saved", quiet=True)   # the default saves
+    assert (saved.out / "agents" / "linucb.pt").is_file()
