@@ -14,6 +14,7 @@ from olearn.validation import check_choice
 from olearn.vector import BatchedEnv, single_view
 
 REWARDS = ("linear", "quadratic", "cosine")
+CONTEXTS = ("sphere", "switching")
 
 
 def _kernels() -> Any:
@@ -41,6 +42,18 @@ class ContextualBanditVector(BatchedEnv):
     reward adds Gaussian noise of standard deviation ``noise``. Each replicate draws its own
     instance ``θ`` from its seed.
 
+    ``contexts="switching"`` makes the context stream that of an oblivious adversary whose
+    distribution switches abruptly between two disjoint regions: in rounds
+    ``[2m·switch_every, (2m+1)·switch_every)`` every context lies in the half-sphere
+    ``x[0] > 0``, in the other blocks of ``switch_every`` rounds in ``x[0] < 0`` (per-arm
+    contexts: every arm's). The schedule depends on the round alone, never on the actions; the
+    reward function is the same fixed ``h(θᵀx)`` throughout, so the learner faces
+    adversarially ordered (not i.i.d.) contexts with a fixed realizable reward, the setting of
+    the neural IGW papers' regret bounds (papers §3). Reconstruction: papers.md specifies no
+    adversary; this one is ours. It is the same draw as the default, with the sign of the
+    first coordinate set by the schedule (uniform on each half-sphere); the default
+    ``"sphere"`` leaves every trace unchanged.
+
     Action Space
     ------------
     ``Discrete(arms)``.
@@ -61,12 +74,15 @@ class ContextualBanditVector(BatchedEnv):
 
     Arguments
     ---------
-    arms, dim, per_arm, reward, noise
-        As above. ``num_envs`` is the number of replicates, ``device``/``dtype`` where they live.
+    arms, dim, per_arm, reward, noise, contexts, switch_every
+        As above (``contexts``: ``"sphere"``, i.i.d. uniform, the default, or ``"switching"``;
+        ``switch_every``: rounds per region, used by ``"switching"`` only). ``num_envs`` is
+        the number of replicates, ``device``/``dtype`` where they live.
 
     Version History
     ---------------
-    v0: initial version.
+    v0: initial version; ``contexts``/``switch_every`` added later (the default is the
+    original stream).
 
     Examples
     --------
@@ -91,12 +107,15 @@ class ContextualBanditVector(BatchedEnv):
             {"arms": 4, "dim": 3, "reward": "quadratic", "noise": 0.0},
             {"arms": 2, "dim": 5, "reward": "cosine", "per_arm": True},
             {"arms": 5, "dim": 2, "per_arm": True, "noise": 0.5, "dtype": "float64"},
+            {"arms": 3, "dim": 4, "reward": "cosine", "contexts": "switching", "switch_every": 3},
         ]
 
     def __init__(self, num_envs: int = 1, *, arms: int = 10, dim: int = 20,
                  per_arm: bool = False,
                  reward: Literal["linear", "quadratic", "cosine"] = "linear",
-                 noise: float = 0.1, device: str | torch.device = "cpu",
+                 noise: float = 0.1,
+                 contexts: Literal["sphere", "switching"] = "sphere", switch_every: int = 100,
+                 device: str | torch.device = "cpu",
                  dtype: str | torch.dtype = "float32") -> None:
         super().__init__(num_envs, device=device, dtype=dtype)
         if not (isinstance(arms, int) and arms >= 2):
@@ -109,6 +128,12 @@ class ContextualBanditVector(BatchedEnv):
         if not (isinstance(noise, (int, float)) and noise >= 0 and np.isfinite(noise)):
             msg = f"noise must be a finite number >= 0, got {noise!r}"
             raise ValueError(msg)
+        check_choice("contexts", contexts, CONTEXTS)
+        if not (isinstance(switch_every, int) and not isinstance(switch_every, bool)
+                and switch_every >= 1):
+            msg = f"switch_every must be a positive integer, got {switch_every!r}"
+            raise ValueError(msg)
+        self.contexts, self.switch_every = contexts, switch_every
         self.arms, self.dim, self.per_arm = arms, dim, bool(per_arm)
         self.reward, self.noise = reward, float(noise)
         shape = (arms, dim) if self.per_arm else (dim,)
@@ -128,9 +153,19 @@ class ContextualBanditVector(BatchedEnv):
         if raw is not self._raw:  # a new block: normalize, score every arm
             noise, _ = self._noise.block_of(self._t)
             self._raw, self._block_noise = raw, noise
+            if self.contexts == "switching":
+                raw = self._switch(raw, self._t - j)
             (self._prepare_host if self._host else self._prepare_device)(raw)
         self._j = j
         return self._x[j]
+
+    def _switch(self, raw: Tensor, start: int) -> Tensor:
+        """The adversary's regions: ``x[0]``'s sign set by the round (block from ``start``)."""
+        t = torch.arange(start, start + raw.shape[0], device=raw.device)
+        sign = 1.0 - 2.0 * ((t // self.switch_every) % 2).to(raw.dtype)   # +1, then -1, ...
+        out = raw.clone()
+        out[..., 0] = raw[..., 0].abs() * sign.view(-1, *([1] * (raw.dim() - 2)))
+        return out
 
     def _prepare_host(self, raw: Tensor) -> None:
         """The compiled kernel fills a block of numpy arrays (round-major, like the torch path)."""

@@ -100,3 +100,52 @@ def test_the_block_kernel_limits_its_threads_and_restores_both_counts():
     env.reset(seed=0)
     env.step(torch.zeros(3, dtype=torch.long))
     assert numba.get_num_threads() == 2 and torch.get_num_threads() == 1
+
+
+def _contexts(per_arm: bool, rounds: int, **kwargs) -> torch.Tensor:
+    env = mod.ContextualBanditVector(2, arms=3, dim=4, per_arm=per_arm, reward="cosine", **kwargs)
+    obs, _ = env.reset(seed=[5, 6])
+    out = [obs]
+    for _ in range(rounds - 1):
+        obs, *_ = env.step(torch.zeros(2, dtype=torch.long))
+        out.append(obs)
+    return torch.stack(out)   # (T, R, [K,] d)
+
+
+@pytest.mark.parametrize("per_arm", [False, True])
+@pytest.mark.parametrize("compiled", [True, False])
+def test_switching_contexts_follow_the_schedule(monkeypatch, per_arm, compiled):
+    """contexts="switching": the default draw with x[0]'s sign set by the round alone, +1 in
+    the first ``switch_every`` rounds, then -1, ... (across a block boundary: 1100 rounds)."""
+    if not compiled:
+        monkeypatch.setattr(mod, "_compiled_on", lambda device: False)
+    iid = _contexts(per_arm, 1100)
+    assert torch.equal(iid, _contexts(per_arm, 1100, contexts="sphere"))   # the default
+    sw = _contexts(per_arm, 1100, contexts="switching", switch_every=70)
+    sign = 1.0 - 2.0 * ((torch.arange(1100) // 70) % 2).float()
+    sign = sign.view(-1, *([1] * (sw.dim() - 2)))
+    assert torch.equal(sw[..., 0], iid[..., 0].abs() * sign)
+    assert torch.equal(sw[..., 1:], iid[..., 1:])
+    # both half-spheres are visited, and every context of a round lies in one
+    assert (sw[..., 0] * sign > 0).all()
+
+
+def test_switching_rewards_are_the_fixed_reward_function():
+    """The reward function does not change with the regime: μ = cos(3 θ_aᵀx) on the shown x."""
+    env = mod.ContextualBanditVector(1, arms=3, dim=4, reward="cosine", noise=0.0,
+                                     contexts="switching", switch_every=2)
+    obs, _ = env.reset(seed=3)
+    theta = env._theta[0].double()
+    for t in range(6):
+        mu = torch.cos(3.0 * theta @ obs[0].double())
+        obs2, r, _, _, info = env.step(torch.tensor([t % 3]))
+        torch.testing.assert_close(info["oracle"]["expected_reward"][0], mu[t % 3],
+                                   rtol=1e-6, atol=1e-6)
+        obs = obs2
+
+
+@pytest.mark.parametrize("kwargs", [{"contexts": "adversary"}, {"switch_every": 0},
+                                    {"switch_every": 2.5}, {"switch_every": True}])
+def test_bad_context_regime_raises(kwargs):
+    with pytest.raises(ValueError, match="contexts|switch_every"):
+        mod.ContextualBanditVector(1, arms=3, dim=4, **kwargs)
