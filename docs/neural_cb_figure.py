@@ -22,7 +22,7 @@ from olearn.plot import regret_figure
 sys.path.insert(0, str(Path(__file__).parent))
 from neural_cb_tune import load_report  # noqa: E402
 
-PANELS = ["cosine", "quadratic", "wine"]
+PANELS = ["cosine", "quadratic", "wine", "digits", "breast_cancer"]
 
 
 def panel(ax, run: Path, title: str) -> None:
@@ -34,12 +34,12 @@ def panel(ax, run: Path, title: str) -> None:
 
 def main(root: str) -> None:
     base = Path(root)
-    fig = Figure(figsize=(10, 7), dpi=110)
-    axes = fig.subplots(2, 2)
+    fig = Figure(figsize=(14, 7), dpi=110)
+    axes = fig.subplots(2, 3)
     for ax, name in zip(axes.flat, PANELS, strict=False):
         run = base / f"neural_cb_{name}"
         panel(ax, run if run.exists() else base / name, name)
-    for ax in axes[:, 1]:
+    for ax in axes[:, 1:].flat:
         ax.set_ylabel("")
     legend = axes[0, 0].get_legend()       # the same agents in every panel: one legend
     handles, labels = legend.legend_handles, [t.get_text() for t in legend.get_texts()]

@@ -45,6 +45,11 @@ TESTBEDS: dict[str, dict[str, Any]] = {
                   "reward_range": [0.0, 10.0], "horizon": 300, "title": "quadratic, K=4, d=5"},
     "wine": {"env": {"id": "olearn/ClassificationBandit-v0", "kwargs": {"dataset": "wine"}},
              "reward_range": [0.0, 1.0], "horizon": 300, "title": "wine, K=3"},
+    "digits": {"env": {"id": "olearn/ClassificationBandit-v0", "kwargs": {"dataset": "digits"}},
+               "reward_range": [0.0, 1.0], "horizon": 300, "title": "digits, K=10"},
+    "breast_cancer": {"env": {"id": "olearn/ClassificationBandit-v0",
+                              "kwargs": {"dataset": "breast_cancer"}},
+                      "reward_range": [0.0, 1.0], "horizon": 300, "title": "breast_cancer, K=2"},
 }
 
 NEURAL_UCB = {"hidden": [100], "train_steps": 10, "batch_size": 64, "buffer_size": 2000,
@@ -423,6 +428,7 @@ def main(argv: list[str] | None = None) -> None:
             _update_json({"check": cells})
         return
     testbeds = a.testbeds.split(",")
+    main_module = sys.modules["__main__"]
     out_root = OUT / "quick" if a.quick else OUT
     results: dict[str, dict[str, Any]] = {}
     for testbed in testbeds:   # tune, then report, one testbed at a time
@@ -436,6 +442,10 @@ def main(argv: list[str] | None = None) -> None:
                 futures = {label: pool.submit(tune, testbed, label, out_root, a.quick, 1)
                            for label in AGENTS}
                 chosen = {label: f.result() for label, f in futures.items()}
+            # olearn.sweep's _without_main swaps sys.modules["__main__"] and restores what it
+            # saw; two sweeps entering it from two threads at once can leave the placeholder
+            # in place, and the spawn pool below then cannot pickle simulate_spec. Put it back.
+            sys.modules["__main__"] = main_module
         spec = report_spec(testbed, chosen, a.quick)
         path = (out_root / "specs" if a.quick else ROOT / "runs") / f"neural_cb_{testbed}.toml"
         run = out_root / f"neural_cb_{testbed}"
