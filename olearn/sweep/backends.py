@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 import types
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -155,19 +156,23 @@ def task_modules(specs: Iterable[dict[str, Any]]) -> list[str]:
                    .endswith(".py")})
 
 
+_MAIN_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def _without_main() -> Iterator[None]:
     """Start a worker or the fork server without re-running the caller's ``__main__`` in it
     (``spawn`` and the fork server would, which fails for a script read from stdin and
     recurses for one without a ``__main__`` guard): workers need only olearn, and plug-ins
     come by their import paths."""
-    main = sys.modules.get("__main__")
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        if main is not None:
-            sys.modules["__main__"] = main
+    with _MAIN_LOCK:   # sweeps started from several threads: each restores the real one
+        main = sys.modules.get("__main__")
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            yield
+        finally:
+            if main is not None:
+                sys.modules["__main__"] = main
 
 
 def _worker_main(conn: Any, threads: int, parent: int) -> None:
@@ -201,7 +206,6 @@ def _die_with_parent(driver: int) -> None:
     run. A spawned worker (no fork server) also asks for the parent-death signal.
     """
     import signal
-    import threading
 
     try:
         import ctypes

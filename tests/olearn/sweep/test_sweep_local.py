@@ -155,3 +155,25 @@ def test_a_task_killed_while_its_directory_was_set_up_runs_again(spec, tmp_path)
     res = CliRunner().invoke(main, ["sweep", str(spec), "--out", "s", "-q", "--resume"])
     assert res.exit_code == 0, res.output
     assert sweepdir.task_status(task) == "complete"
+
+
+def test_sweeps_started_from_threads_leave_main_in_place():
+    """Starting workers swaps ``__main__`` out for a moment; two threads doing it at once must
+    not leave the placeholder behind (a later spawn pool then cannot pickle the caller's
+    functions: docs/neural_cb_tune.py hit it)."""
+    import threading
+
+    from olearn.sweep.backends import _without_main
+
+    main = sys.modules["__main__"]
+
+    def start():
+        with _without_main():
+            time.sleep(0.05)
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sys.modules["__main__"] is main
