@@ -164,10 +164,13 @@ def steady(rounds: int, device: str) -> None:
 
 
 def bench_loop(horizon: int, r: int, device: str) -> float:
+    import numba
+
     import olearn
 
-    spec = olearn.RunSpec.from_dict({
+    spec = olearn.RunSpec.from_dict({   # the threads this process was given (--threads)
         "name": "bench", "horizon": horizon, "replicates": r, "device": device,
+        "threads": torch.get_num_threads(), "kernel_threads": numba.get_num_threads(),
         "record": {"log": 100},
         "env": {"id": "olearn/AggregateResponses-v0", "kwargs": {"dim": D, "bag_size": K}},
         "agents": [{"label": "int", "id": "olearn/Interpolating-v0", "kwargs": {"rho": RHO}}]})
@@ -201,13 +204,22 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch's and the compiled kernels' threads, as a spec's threads "
+                        "(default: torch's and numba's own)")
+    p.add_argument("--kernel-threads", type=int, default=None,
+                   help="the compiled kernels' threads when not --threads (a spec's "
+                        "kernel_threads)")
     p.add_argument("--repeat", type=int, default=3,
                    help="rounds of the closed-form contenders, interleaved (medians reported)")
     p.add_argument("--steady", type=int, default=0, metavar="N",
                    help="only the steady-state closed forms, N interleaved rounds")
     args = p.parse_args()
-    if args.threads:
+    if args.threads:   # both, as the runner does for a spec's threads (and kernel_threads)
+        import numba
+
+        kernels = args.kernel_threads or args.threads
+        numba.set_num_threads(min(kernels, numba.config.NUMBA_NUM_THREADS))
         torch.set_num_threads(args.threads)
     if args.steady:
         steady(args.steady, args.device)

@@ -11,10 +11,12 @@ stable). With an augmented last column (``V``'s last entry the response) ``F[:m�
 ``L⁻¹b`` and ``F[m−1, m−1]²`` the residual sum of squares of least squares, kept without any
 solve.
 
-Serial over replicates (a replicate's factor stays in cache for its ``q`` rows), strict IEEE
-arithmetic in the update, unsigned loop indices (numba's signed ones carry a wrap-around
-branch that keeps the loops scalar). The back substitution lets the compiler reassociate its
-dot products into vector lanes.
+``add_instances`` and ``add_bags`` run replicates in parallel (``prange``, under the run's
+thread cap; each replicate's arithmetic is the same whatever the thread count, so results are
+bit-identical), a replicate at a time per thread (its factor stays in cache for its ``q``
+rows); strict IEEE arithmetic in the update, unsigned loop indices (numba's signed ones
+carry a wrap-around branch that keeps the loops scalar). The back substitution lets the
+compiler reassociate its dot products into vector lanes.
 
 Examples
 --------
@@ -108,14 +110,14 @@ def qr_update(F, V, cols):  # noqa: N803
         _reflect(F[r], V[r], U(V.shape[1]), cols, t, w)
 
 
-@numba.njit(cache=_CACHE, nogil=True)
+@numba.njit(cache=_CACHE, nogil=True, parallel=True)
 def add_instances(F, x, y):  # noqa: N803
     """Least squares: add the rows ``[x_i, y_i]`` (``x`` (n, k, d), ``y`` (n, k)) to the
     augmented factors ``F`` (n, d+1, d+1), every column; ``F[r, d, d]²`` is then the residual
     sum of squares."""
-    n, k, d = U(x.shape[0]), U(x.shape[1]), U(x.shape[2])
-    V, t, w = np.empty((k, d + U(1))), np.empty(d + U(1)), np.empty(k)
-    for r in range(n):
+    n, k, d = x.shape[0], U(x.shape[1]), U(x.shape[2])
+    for r in numba.prange(n):
+        V, t, w = np.empty((k, d + U(1))), np.empty(d + U(1)), np.empty(k)
         for q in range(k):
             for i in range(d):
                 V[q, i] = x[r, q, i]
@@ -123,17 +125,17 @@ def add_instances(F, x, y):  # noqa: N803
         _reflect(F[r], V, k, d + U(1), t, w)
 
 
-@numba.njit(cache=_CACHE, nogil=True)
+@numba.njit(cache=_CACHE, nogil=True, parallel=True)
 def add_bags(F, x, ybar, rho, theta):  # noqa: N803
     """The interpolating closed form: add bag ``r`` (features ``x`` (n, k, d), released mean
     ``ybar`` (n,)) to the factor ``F[r]`` (d+1, d+1) of ``[[S_bag + ρS_within, c], [cᵀ, ·]]``
     as the rows ``[x̄ + √ρ(x_i − x̄), ȳ]`` (one row ``√k[x̄, ȳ]`` when ``ρ = 0``), then write
-    ``θ = M⁻¹c`` to ``theta[r]``; a replicate at a time, in cache."""
-    n, k, d = U(x.shape[0]), U(x.shape[1]), U(x.shape[2])
-    V, t, w = np.empty((k, d + U(1))), np.empty(d + U(1)), np.empty(k)
-    xbar = np.empty(d)
+    ``θ = M⁻¹c`` to ``theta[r]``; a replicate at a time per thread, in cache."""
+    n, k, d = x.shape[0], U(x.shape[1]), U(x.shape[2])
     sr, sk = math.sqrt(rho), math.sqrt(float(k))
-    for r in range(n):
+    for r in numba.prange(n):
+        V, t, w = np.empty((k, d + U(1))), np.empty(d + U(1)), np.empty(k)
+        xbar = np.empty(d)
         for i in range(d):
             xbar[i] = 0.0
         for q in range(k):

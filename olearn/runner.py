@@ -186,7 +186,8 @@ def simulate(spec: RunSpec | str | Path | dict[str, Any], *, out: str | Path | N
     _write_meta(out, meta)
     progress = RunProgress(not quiet)
     cpu_threads = spec.threads if device.type == "cpu" else 0
-    threads = _cpu_threads(cpu_threads)   # a cap: each compiled kernel picks its count under it
+    kernel_threads = spec.kernel_threads if device.type == "cpu" else 0
+    threads = _cpu_threads(cpu_threads, kernel_threads)   # caps; each kernel picks under it
     started: list[str] = []               # labels of agents that have played a round
     try:
         with _sigterm_as_interrupt(), stream_kind(spec.rng):   # components take it at reset
@@ -285,9 +286,11 @@ def _cpu_threads(torch_threads: int, kernel_threads: int | None = None) -> tuple
     """Set torch's threads and the compiled kernels' cap (0: leave as is); return the old ones.
 
     With small per-round operations a second torch thread only adds synchronisation, hence a
-    default of 1. The same setting caps numba's threads (``kernel_threads`` by default equal);
-    each compiled backend decides how many of them it uses (e.g. one for few replicates).
-    Results never depend on it (a spec's digest leaves it out).
+    default of 1. The same setting caps numba's threads unless ``kernel_threads`` says
+    otherwise (a spec's ``kernel_threads``: e.g. ``threads = 1, kernel_threads = 2`` runs the
+    compiled replicate-parallel kernels on two cores without torch's OpenMP threads spinning
+    beside them); each compiled backend decides how many of them it uses (e.g. one for few
+    replicates). Results never depend on either (a spec's digest leaves them out).
     """
     old_torch, old_kernels = torch.get_num_threads(), 0
     if torch_threads:

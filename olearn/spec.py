@@ -73,6 +73,7 @@ class RunSpec:
     delay: int = 0
     checkpoint_seconds: float = 60.0
     threads: int = 1  # CPU threads for torch and the compiled kernels; 0 keeps the defaults
+    kernel_threads: int = 0  # the compiled kernels' threads when not ``threads`` (0: the same)
     rng: str = "auto"  # per-round random streams: auto | portable | fast (olearn.seeding)
     record: RecordSpec = field(default_factory=RecordSpec)
 
@@ -133,6 +134,7 @@ class RunSpec:
                    "feedback would reach the agent; lower delay or raise horizon")
             raise SpecError(msg)
         _int(self.threads, "threads", 0)
+        _int(self.kernel_threads, "kernel_threads", 0)
         if self.rng not in ("auto", "portable", "fast"):
             raise SpecError(f"rng must be 'auto', 'portable' or 'fast', got {self.rng!r}")
         if not isinstance(self.name, str) or not _LABEL.match(self.name):
@@ -200,10 +202,10 @@ class RunSpec:
 
     def digest(self) -> str:
         """SHA-256 of everything that determines the trace (not name, device, threads,
-        checkpoints; ``rng`` only when it is not ``"auto"``, so specs written before the field
-        keep their digests)."""
+        kernel_threads, checkpoints; ``rng`` only when it is not ``"auto"``, so specs written
+        before the field keep their digests)."""
         d = self.to_dict()
-        for k in ("name", "device", "checkpoint_seconds", "threads"):
+        for k in ("name", "device", "checkpoint_seconds", "threads", "kernel_threads"):
             d.pop(k)
         if d["rng"] == "auto":
             d.pop("rng")

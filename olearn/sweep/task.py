@@ -37,7 +37,8 @@ def run_task(payload: dict[str, Any]) -> dict[str, Any]:
     started = time.monotonic()
     with _output_to(Path(payload["log"])):
         try:
-            spec = RunSpec.from_dict({**payload["spec"], "threads": payload.get("threads", 1)})
+            spec = RunSpec.from_dict({**payload["spec"], "threads": payload.get("threads", 1),
+                                      "kernel_threads": 0})   # the pool's share of the cores
             resume = (out / "meta.json").is_file()
             # no meta.json but files: killed while its run directory was being set up (the
             # runner's --force removes only a directory carrying olearn's marker)
