@@ -3,8 +3,11 @@ the same tasks one after another in one process.
 
 Each task is LinUCB and ε-greedy on a 5-arm, 10-dim linear bandit (T = 2,000, R = 8): a grid
 of 6 LinUCB α × 6 seeds. The sequential baseline calls ``olearn.simulate`` for each task in this
-process (imports paid once, before the clock starts); the pool and Ray rows time
-``olearn.sweep.run_sweep`` end to end (validation, worker start-up, index writes included).
+process (imports and the compiled kernels' loading paid once, before the clock starts); each
+pool and Ray row runs in a fresh process of its own that imports olearn's runner and torch
+before the clock (what any driver has loaded) and times ``olearn.sweep.run_sweep`` end to end:
+starting the pool's fork server (or Ray), validation, the workers' first kernel loads and the
+index writes are all inside the clock, and no row inherits a warm pool from another.
 Overhead per task = (wall × slots − Σ task seconds) / tasks, where the task seconds are the
 ones the sequential baseline measured. The one-worker pool row has the same start-up and
 bookkeeping as the two-worker one, so their ratio is the pool's parallel scaling.
@@ -48,6 +51,20 @@ def sequential(tasks: int) -> tuple[float, float]:
 
 
 def swept(tasks: int, backend: str, workers: int) -> float:
+    """One row, timed in a fresh process (no fork server or Ray left from another row)."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, __file__, "--row", f"{backend}:{workers}",
+                          "--tasks", str(tasks)], check=True, capture_output=True, text=True)
+    return float(json.loads(out.stdout.strip().splitlines()[-1])["wall"])
+
+
+def row(tasks: int, backend: str, workers: int) -> float:
+    import torch  # noqa: F401  - a driver has these loaded before it runs a sweep
+
+    import olearn.runner  # noqa: F401
     from olearn.sweep import run_sweep
 
     start = time.perf_counter()
@@ -63,7 +80,14 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=36)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--ray", action="store_true", help="also time the Ray backend")
+    parser.add_argument("--row", help=argparse.SUPPRESS)   # BACKEND:WORKERS, in a subprocess
     args = parser.parse_args()
+    if args.row:
+        import json
+
+        backend, workers = args.row.split(":")
+        print(json.dumps({"wall": row(6 * max(1, args.tasks // 6), backend, int(workers))}))
+        return
     n = 6 * max(1, args.tasks // 6)
     print(f"# {platform.machine()} {os.cpu_count()} cores, {platform.python_version()}; "
           f"{n} tasks of T = {BASE['horizon']}, R = {BASE['replicates']}, 2 agents")
