@@ -137,8 +137,9 @@ def start_local(modules: Iterable[str] = ()) -> Any:
 
 
 def task_modules(specs: Iterable[dict[str, Any]]) -> list[str]:
-    """The modules of the registered envs and agents in ``specs`` (for :func:`start_local`),
-    found without importing them; plug-in files and unknown ids are left to the workers."""
+    """The modules of olearn's own envs and agents in ``specs`` (for :func:`start_local`),
+    found without importing them; plug-ins (files, entry points) and unknown ids are left to
+    the workers, so a plug-in that fails to import fails its task with its own error."""
     import gymnasium as gym
 
     from olearn.registry import agent_registry
@@ -152,8 +153,8 @@ def task_modules(specs: Iterable[dict[str, Any]]) -> list[str]:
             known = agent_registry.get(str(agent.get("id", "")))
             if known is not None and isinstance(known.entry_point, str):
                 refs.add(known.entry_point)
-    return sorted({r.split(":")[0] for r in refs if ":" in r and not r.split(":")[0]
-                   .endswith(".py")})
+    return sorted({r.split(":")[0] for r in refs if r.startswith("olearn.") and ":" in r
+                   and not r.split(":")[0].endswith(".py")})
 
 
 _MAIN_LOCK = threading.Lock()

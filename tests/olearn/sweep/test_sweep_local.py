@@ -177,3 +177,12 @@ def test_sweeps_started_from_threads_leave_main_in_place():
     for t in threads:
         t.join()
     assert sys.modules["__main__"] is main
+
+
+def test_the_fork_server_preloads_only_olearns_own_modules():
+    from olearn.sweep.backends import task_modules
+
+    specs = [{"env": {"id": "olearn/ContextualBandit-v0"},
+              "agents": [{"id": "olearn/LinUCB-v0"}, {"id": "plug.py:Agent"}, {"id": "nope-v9"}]}]
+    assert task_modules(specs) == ["olearn.agents.bandits.linear",
+                                   "olearn.envs.bandits.contextual"]
