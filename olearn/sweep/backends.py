@@ -93,9 +93,9 @@ def run_local(payloads: list[Payload], *, workers: int, threads: int,
                     w = start()
                     pool.append(w)
                 w.payload = None
-                on_done(payload, result)
-                if queue:
+                if queue:   # the worker gets its next task before the index is written
                     assign(w)
+                on_done(payload, result)
     finally:
         for w in pool:
             if w.process.is_alive() and w.payload is None:
