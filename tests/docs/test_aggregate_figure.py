@@ -7,24 +7,15 @@ over the per-replicate differences.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import polars as pl
 import pytest
 from scipy import stats
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
-def script():
-    path = ROOT / "docs" / "aggregate_figure.py"
-    spec = importlib.util.spec_from_file_location("aggregate_figure", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def script(doc_script):
+    return doc_script("aggregate_figure")
 
 
 def test_best_interior_rho_is_paired_against_both_pure_losses(script):

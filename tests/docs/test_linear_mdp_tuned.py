@@ -11,7 +11,6 @@ reporting cell regenerate from the committed specs to the JSON's numbers.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -23,22 +22,14 @@ PAGE = ROOT / "docs" / "linear_mdp.md"
 TUNED = ROOT / "docs" / "linear_mdp_tuned.json"
 
 
-def _script():
-    path = ROOT / "docs" / "linear_mdp_tune.py"
-    spec = importlib.util.spec_from_file_location("linear_mdp_tune", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _data() -> dict:
     return json.loads(TUNED.read_text())
 
 
-def test_json_protocol_is_the_scripts_and_the_committed_tuning_specs():
+def test_json_protocol_is_the_scripts_and_the_committed_tuning_specs(doc_script):
     from olearn.sweep.grid import read_sweep
 
-    script, data = _script(), _data()
+    script, data = doc_script("linear_mdp_tune"), _data()
     assert data["protocol"]["grids"] == {k: v[1] for k, v in script.AGENTS.items()}
     assert data["protocol"]["tune"] == script.TUNE
     assert data["protocol"]["report"] == script.REPORT
@@ -56,8 +47,8 @@ def test_json_protocol_is_the_scripts_and_the_committed_tuning_specs():
             assert base["agents"][0]["kwargs"] == {"horizon": script.REPORT["horizon"]}
 
 
-def test_selections_are_the_argmin_of_the_tuning_rows():
-    script, data = _script(), _data()
+def test_selections_are_the_argmin_of_the_tuning_rows(doc_script):
+    script, data = doc_script("linear_mdp_tune"), _data()
     for adv, res in data["adversaries"].items():
         for label, (_, etas) in script.AGENTS.items():
             rows = res["grids"][label]
@@ -69,10 +60,10 @@ def test_selections_are_the_argmin_of_the_tuning_rows():
             assert chosen["edge"] == (chosen["eta"] in (etas[0], etas[-1])), (adv, label)
 
 
-def test_committed_reporting_specs_carry_the_selected_eta():
+def test_committed_reporting_specs_carry_the_selected_eta(doc_script):
     from olearn.spec import RunSpec
 
-    script, data = _script(), _data()
+    script, data = doc_script("linear_mdp_tune"), _data()
     for adv, res in data["adversaries"].items():
         committed = RunSpec.from_toml(script.report_path(script.OUT, adv, quick=False)).to_dict()
         want = RunSpec.from_dict(script.report_spec(adv, res["chosen"], quick=False)).to_dict()
@@ -82,8 +73,8 @@ def test_committed_reporting_specs_carry_the_selected_eta():
                         script.REFERENCE[0]: None}
 
 
-def test_page_tables_are_the_scripts_markdown_of_the_json():
-    script, data = _script(), _data()
+def test_page_tables_are_the_scripts_markdown_of_the_json(doc_script):
+    script, data = doc_script("linear_mdp_tune"), _data()
     page = PAGE.read_text()
     for adv, res in data["adversaries"].items():
         assert script.markdown(adv, res) in page, f"the {adv} table of the page is stale"
@@ -95,14 +86,14 @@ def test_page_tables_are_the_scripts_markdown_of_the_json():
 
 
 @pytest.mark.slow
-def test_one_tuning_cell_and_the_reference_cell_regenerate(tmp_path):
+def test_one_tuning_cell_and_the_reference_cell_regenerate(tmp_path, doc_script):
     """SimulatorFreePO (the cheapest learner) at its selected η on the switching adversary,
     from its committed tuning spec; UniformPolicy from the committed reporting spec."""
     import olearn
     from olearn.metrics import final
     from olearn.sweep.grid import expand
 
-    script, data = _script(), _data()
+    script, data = doc_script("linear_mdp_tune"), _data()
     adv, label = "switching", "SimulatorFreePO"
     res = data["adversaries"][adv]
     eta = res["chosen"][label]["eta"]

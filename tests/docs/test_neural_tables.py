@@ -9,7 +9,6 @@ stale after a rerun fails here.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import re
@@ -22,14 +21,6 @@ PAGE = ROOT / "docs" / "neural_cb.md"
 TABLES = ROOT / "docs" / "neural_cb_tables.json"
 
 
-def _script():
-    path = ROOT / "docs" / "neural_cb_tune.py"
-    spec = importlib.util.spec_from_file_location("neural_cb_tune", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _row(prefix: str) -> list[str]:
     """The cells of the page's table row that starts with ``| prefix``."""
     for line in PAGE.read_text().splitlines():
@@ -38,9 +29,9 @@ def _row(prefix: str) -> list[str]:
     raise AssertionError(f"docs/neural_cb.md has no table row starting with {prefix!r}")
 
 
-def test_page_tables_match_the_json():
+def test_page_tables_match_the_json(doc_script):
     """Every number of the main table is the JSON's (what the script last computed)."""
-    script = _script()
+    script = doc_script("neural_cb_tune")
     data = json.loads(TABLES.read_text())
     for testbed, res in data["testbeds"].items():
         cells = res["final"]
@@ -51,8 +42,8 @@ def test_page_tables_match_the_json():
 
 
 @pytest.mark.slow
-def test_check_table_regenerates(tmp_path):
-    script = _script()
+def test_check_table_regenerates(tmp_path, doc_script):
+    script = doc_script("neural_cb_tune")
     cells = script.check_table(tmp_path / "check")
     committed = json.loads(TABLES.read_text())["check"]
     assert list(cells) == list(committed)

@@ -10,21 +10,9 @@ hurts. What does not hold (documented, not asserted): the O(log T) rate of the p
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def _study():
-    path = ROOT / "docs" / "neural_cb_regression.py"
-    spec = importlib.util.spec_from_file_location("neural_cb_regression", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _slope(cum, t0):
@@ -32,8 +20,8 @@ def _slope(cum, t0):
 
 
 @pytest.mark.slow
-def test_oracle_learns_the_teacher_and_the_perturbation_does_not_help():
-    study = _study()
+def test_oracle_learns_the_teacher_and_the_perturbation_does_not_help(doc_script):
+    study = doc_script("neural_cb_regression")
     horizon, reps = 400, 2
     off = study.regression_regret({"perturbation": "none"}, horizon, reps)
     frozen = study.regression_regret({"perturbation": "none"}, horizon, reps, lr=1e-6)
