@@ -117,11 +117,8 @@ def pair_block(key: Tensor, draws: Tensor, m: int, *, precision: torch.dtype = t
     the numbers of the torch ops used on other devices.
     """
     per = _per(precision)
-    dev = key.device
-    if compiled is None:
-        compiled = dev.type == "cpu" and _numba_ok()
     width = 2 * m if per == 4 else m
-    if compiled:
+    if _compiled(key, compiled):
         from olearn import philox_cpu
 
         k0, k1, d = _kernel_args(key, draws)
@@ -141,6 +138,23 @@ def _kernel_args(key: Tensor, draws: Tensor) -> tuple[np.ndarray, np.ndarray, np
     k = key.to(torch.int64).numpy()
     return ((k & MASK).astype(np.uint64), ((k >> 32) & MASK).astype(np.uint64),
             draws.to(torch.int64).numpy())
+
+
+def _compiled(key: Tensor, compiled: bool | None) -> bool:
+    """Whether the compiled CPU kernels make the numbers (``None``: on a CPU, when numba
+    imports)."""
+    return key.device.type == "cpu" and _numba_ok() if compiled is None else compiled
+
+
+def _rows_f32(kernel: str, key: Tensor, draws: Tensor, m: int, n: int) -> Tensor:
+    """The first ``n`` of the ``4m`` float32 numbers a row that :mod:`olearn.philox_cpu`'s
+    ``kernel`` writes in place, shape ``(len(draws), len(key), n)``."""
+    from olearn import philox_cpu
+
+    k0, k1, d = _kernel_args(key, draws)
+    out = np.empty((len(d), len(k0), 4 * m), dtype=np.float32)
+    getattr(philox_cpu, kernel)(k0, k1, d, m, out)
+    return torch.from_numpy(out)[..., :n]
 
 
 def unit_block(key: Tensor, draws: Tensor, m: int, *, precision: torch.dtype = torch.float32,
@@ -165,15 +179,9 @@ def uniforms(key: Tensor, draws: Tensor, n: int, *,
     """Uniforms on the open interval (0, 1), shape ``(len(draws), len(key), n)``: the first
     ``n`` numbers of :func:`unit_block`."""
     m = max(1, -(-n // _per(precision)))
-    if compiled is None:
-        compiled = key.device.type == "cpu" and _numba_ok()
+    compiled = _compiled(key, compiled)
     if compiled and precision == torch.float32:   # the rows of unit_block, made in place
-        from olearn import philox_cpu
-
-        k0, k1, d = _kernel_args(key, draws)
-        out = np.empty((len(d), len(k0), 4 * m), dtype=np.float32)
-        philox_cpu.uniform_rows_f32(k0, k1, d, m, out)
-        return torch.from_numpy(out)[..., :n]
+        return _rows_f32("uniform_rows_f32", key, draws, m, n)
     return unit_block(key, draws, m, precision=precision, compiled=compiled)[..., :n]
 
 
@@ -190,15 +198,9 @@ def normals(key: Tensor, draws: Tensor, n: int, *,
     float32 ``log``/``sin``/``cos`` (within a few ulps of torch's, not bit for bit).
     """
     m = max(1, -(-n // _per(precision)))
-    if compiled is None:
-        compiled = key.device.type == "cpu" and _numba_ok()
+    compiled = _compiled(key, compiled)
     if compiled and precision == torch.float32:   # the words and Box–Muller in one pass
-        from olearn import philox_cpu
-
-        k0, k1, d = _kernel_args(key, draws)
-        out = np.empty((len(d), len(k0), 4 * m), dtype=np.float32)
-        philox_cpu.normal_f32(k0, k1, d, m, out)
-        return torch.from_numpy(out)[..., :n]
+        return _rows_f32("normal_f32", key, draws, m, n)
     pb = pair_block(key, draws, m, precision=precision, compiled=compiled)
     u1, u2 = pb[0], pb[1]
     rad = u1.log_().mul_(-2.0).sqrt_()
