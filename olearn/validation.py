@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["check_choice", "check_number", "check_positive"]
+__all__ = ["check_choice", "check_number", "check_positive", "check_positive_int"]
 
 
 def check_choice(name: str, value: Any, allowed: Iterable[Any]) -> None:
@@ -45,6 +45,22 @@ def check_number(name: str, value: Any, *, low: float = float("-inf"), strict: b
         msg = f"{name} must be a finite number {bound}, got {value!r}"
         raise ValueError(msg)
     return float(value)
+
+
+def check_positive_int(name: str, value: Any) -> int:
+    """``value`` must be an integer >= 1 (a Python or numpy integer, not a bool).
+
+    >>> check_positive_int("switch_every", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: switch_every must be a positive integer, got 0
+    """
+    import numpy as np
+
+    if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1):
+        msg = f"{name} must be a positive integer, got {value!r}"
+        raise ValueError(msg)
+    return int(value)
 
 
 def check_positive(**values: float | None) -> None:

@@ -10,7 +10,7 @@ from gymnasium import spaces
 from torch import Tensor
 
 from olearn.seeding import BlockStream, draw
-from olearn.validation import check_choice
+from olearn.validation import check_choice, check_positive_int
 from olearn.vector import BatchedEnv, single_view
 
 REWARDS = ("linear", "quadratic", "cosine")
@@ -129,10 +129,7 @@ class ContextualBanditVector(BatchedEnv):
             msg = f"noise must be a finite number >= 0, got {noise!r}"
             raise ValueError(msg)
         check_choice("contexts", contexts, CONTEXTS)
-        if not (isinstance(switch_every, int) and not isinstance(switch_every, bool)
-                and switch_every >= 1):
-            msg = f"switch_every must be a positive integer, got {switch_every!r}"
-            raise ValueError(msg)
+        check_positive_int("switch_every", switch_every)
         self.contexts, self.switch_every = contexts, switch_every
         self.arms, self.dim, self.per_arm = arms, dim, bool(per_arm)
         self.reward, self.noise = reward, float(noise)

@@ -17,16 +17,10 @@ from olearn.envs.mdp.dynamics import (
 )
 from olearn.envs.mdp.policy_space import PolicySpace
 from olearn.seeding import BlockStream, derive
-from olearn.validation import check_choice
+from olearn.validation import check_choice, check_positive_int
 from olearn.vector import BatchedEnv, single_view
 
 ADVERSARIES = ("switching", "random_walk", "stochastic", "anti_uniform")
-
-
-def _positive_int(name: str, v: Any) -> None:
-    if not (isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1):
-        msg = f"{name} must be a positive integer, got {v!r}"
-        raise ValueError(msg)
 
 
 class LinearMDPVector(BatchedEnv):
@@ -155,14 +149,14 @@ class LinearMDPVector(BatchedEnv):
         super().__init__(num_envs, device=device, dtype=dtype)
         for name, v in (("H", H), ("states", states), ("actions", actions),
                         ("switch_every", switch_every)):
-            _positive_int(name, v)
+            check_positive_int(name, v)
         check_choice("features", features, ("simplex", "tabular"))
         check_choice("adversary", adversary, ADVERSARIES)
         check_choice("start", start, ("fixed", "random"))
         check_choice("instance", instance, ("shared", "per_replicate"))
         if d is None:
             d = states * actions if features == "tabular" else 4
-        _positive_int("d", d)
+        check_positive_int("d", d)
         if features == "tabular" and d != states * actions:
             msg = (f"features='tabular' uses one-hot features with d = states * actions = "
                    f"{states * actions}, got d={d!r}; leave d unset or use features='simplex'")

@@ -153,8 +153,8 @@ def task_modules(specs: Iterable[dict[str, Any]]) -> list[str]:
             known = agent_registry.get(str(agent.get("id", "")))
             if known is not None and isinstance(known.entry_point, str):
                 refs.add(known.entry_point)
-    return sorted({r.split(":")[0] for r in refs if r.startswith("olearn.") and ":" in r
-                   and not r.split(":")[0].endswith(".py")})
+    modules = {r.split(":")[0] for r in refs if ":" in r}
+    return sorted(m for m in modules if m.startswith("olearn.") and not m.endswith(".py"))
 
 
 _MAIN_LOCK = threading.Lock()
