@@ -114,15 +114,16 @@ PRELOAD = ("torch", "polars", "olearn.runner", "olearn.trace", "olearn.metrics",
            "olearn.sweep.task", "olearn.sweep.backends")
 
 
-def start_local(modules: Iterable[str] = ()) -> Any:
+def start_local(modules: Iterable[str] = (), *, kernels: bool = True) -> Any:
     """Start the local pool's fork server (if it is not running) and return its context.
 
     The server is a fresh interpreter (``spawn``-clean: nothing of the caller's torch, OpenMP
     or Polars threads) that imports torch, Polars, the runner and ``modules`` (the sweep's
-    env and agent modules) once; workers are forked from it ready to run, instead of each
-    paying that start-up again. It imports them while the driver validates the grid. Only
-    imports happen there, so no thread pool exists yet when it forks. Where ``forkserver``
-    is not available (not POSIX), workers are spawned.
+    env and agent modules) once, and with ``kernels`` (tasks that may run on the CPU) builds
+    numba's registries (:mod:`olearn.sweep.numba_warm`); workers are forked from it ready to
+    run, instead of each paying that start-up again. It does this while the driver validates
+    the grid. Only imports happen there, so no thread pool of torch, Polars or numba exists
+    when it forks. Where ``forkserver`` is not available (not POSIX), workers are spawned.
     """
     import multiprocessing as mp
     from multiprocessing import forkserver
@@ -130,7 +131,8 @@ def start_local(modules: Iterable[str] = ()) -> Any:
     if "forkserver" not in mp.get_all_start_methods():
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload([*PRELOAD, *modules])   # used when the server (re)starts
+    warm = ["olearn.sweep.numba_warm"] if kernels else []
+    ctx.set_forkserver_preload([*PRELOAD, *modules, *warm])   # used when the server (re)starts
     with _without_main():
         forkserver.ensure_running()
     return ctx

@@ -83,7 +83,8 @@ def run_sweep(base: dict[str, Any], grid: dict[str, list[Any]], *, out: str | Pa
     if backend == "local":   # the pool's fork server imports while the grid is validated
         from olearn.sweep.backends import start_local, task_modules
 
-        start_local(task_modules(t.spec for t in tasks))
+        cpu = any(not str(t.spec.get("device", "auto")).startswith("cuda") for t in tasks)
+        start_local(task_modules(t.spec for t in tasks), kernels=cpu)
     _grid.validate(tasks)
     out = Path(out)
     definition = {"digest": _grid.digest(base, grid), "base": base,

@@ -186,3 +186,17 @@ def test_the_fork_server_preloads_only_olearns_own_modules():
               "agents": [{"id": "olearn/LinUCB-v0"}, {"id": "plug.py:Agent"}, {"id": "nope-v9"}]}]
     assert task_modules(specs) == ["olearn.agents.bandits.linear",
                                    "olearn.envs.bandits.contextual"]
+
+
+def test_the_fork_server_builds_numbas_registries_without_starting_its_threads():
+    """numba_warm must do its work (else every worker pays ~1 s again, silently) and must not
+    start numba's thread pool, which would make forking from the server unsafe."""
+    import subprocess
+    import sys
+
+    code = ("import olearn.sweep.numba_warm as w, numba.np.ufunc.parallel as p\n"
+            "from numba.core.registry import cpu_target as c\n"
+            "assert w.warm(), 'numba internals moved'\n"
+            "assert c.target_context._registries, 'registries not built'\n"
+            "assert not p._is_initialized, 'numba thread pool started'\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
