@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+from typing import Any
 
 import torch
 
@@ -44,11 +45,14 @@ def cpu_name() -> str:
 
 
 def olearn_run(replicates: int, horizon: int, device: str, kwargs: dict,
-               rng: str = "auto") -> float:
+               rng: str = "auto", step: str = "fused", kernel_threads: int = 0) -> float:
+    from olearn.agents.bandits.neural_cb import NeuSquareCB
     from olearn.seeding import stream_kind
 
+    NeuSquareCB.fused_step = step == "fused"
     spec = {"name": "bench-neural-cb", "horizon": horizon, "replicates": replicates, "seed": 0,
-            "device": device, "threads": 0, "record": {"every": 100}, "rng": rng,
+            "device": device, "threads": 0, "kernel_threads": kernel_threads,
+            "record": {"every": 100}, "rng": rng,
             "env": {"id": "olearn/ClassificationBandit-v0", "kwargs": {"dataset": "digits"}},
             "agents": [{"label": "neusquarecb", "id": "olearn/NeuSquareCB-v0", "kwargs": kwargs}]}
     with tempfile.TemporaryDirectory() as tmp:
@@ -97,32 +101,44 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     ap.add_argument("--rng", nargs="+", default=["auto"],
                     help="stream kinds of the perturbed rows (auto | portable | fast)")
+    ap.add_argument("--step", nargs="+", default=["fused"], choices=["fused", "torch"],
+                    help="the fast kind's perturbed step on a CPU: the compiled kernel "
+                         "(fused, the default) or the torch ops (torch); several: interleaved")
+    ap.add_argument("--kernel-threads", type=int, default=0,
+                    help="the spec's kernel_threads: numba's threads (0: numba's default)")
+    ap.add_argument("--no-off", action="store_true", help="skip the perturbation-off rows")
     ap.add_argument("--repeat", type=int, default=1,
                     help="every configuration this many times, interleaved; medians")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    kt = args.kernel_threads
     dev = (torch.cuda.get_device_name(0) if args.device.startswith("cuda") else cpu_name())
     print(f"device: {args.device} ({dev}), torch {torch.__version__}, "
-          f"threads {torch.get_num_threads()}, "
+          f"threads {torch.get_num_threads()}, kernel threads {kt or 'default'}, "
           f"T = {args.horizon}")
-    configs = [("perturbation off", {"perturbation": "none"}, "auto")]
-    configs += [(f"perturbation on (c_p=0.01, S=4), rng={rng}", {"c_p": 0.01, "S": 4}, rng)
-                for rng in args.rng]
-    for _, kw, rng in configs:   # warm-up: imports and compiled kernels load outside the clock
-        olearn_run(args.replicates[0], 3, args.device, kw, rng)
+    configs: list[tuple[str, dict[str, Any], str, str]] = []
+    if not args.no_off:
+        configs.append(("perturbation off", {"perturbation": "none"}, "auto", "fused"))
+    for rng in args.rng:
+        for step in args.step if rng == "fast" else ["fused"]:
+            tag = f", {step} step" if rng == "fast" and len(args.step) > 1 else ""
+            configs.append((f"perturbation on (c_p=0.01, S=4), rng={rng}{tag}",
+                            {"c_p": 0.01, "S": 4}, rng, step))
+    for _, kw, rng, step in configs:   # warm-up: imports and compiled kernels load outside
+        olearn_run(args.replicates[0], 3, args.device, kw, rng, step, kt)   # the clock
     hand: list[float] = []
     costs: dict[tuple[str, int], list[float]] = {}
     for _ in range(args.repeat):
         hand.append(hand_loop(args.horizon, args.device))
-        for label, kw, rng in configs:
+        for label, kw, rng, step in configs:
             for r in args.replicates:
                 costs.setdefault((label, r), []).append(
-                    olearn_run(r, args.horizon, args.device, kw, rng))
+                    olearn_run(r, args.horizon, args.device, kw, rng, step, kt))
     med = statistics.median
     print(f"hand-written torch loop, R=1, no perturbation: {med(hand) * 1e3:.3f} ms/round")
     r0 = args.replicates[0]
-    for label, _, _ in configs:
+    for label, *_ in configs:
         base = med(costs[(label, r0)])
         for r in args.replicates:
             cost = med(costs[(label, r)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
@@ -28,6 +29,7 @@ from olearn.agents.bandits.networks import (
     unflatten_like,
 )
 from olearn.agents.common.sampling import sample_categorical
+from olearn.philox import _numba_ok
 from olearn.seeding import PhiloxStream, derive, resolve_kind, stream
 from olearn.types import Step
 from olearn.validation import check_choice
@@ -77,6 +79,10 @@ class NeuSquareCB(BatchedAgent):
     -----
     Shared contexts ``(d,)`` are fed to one scalar-output network in the disjoint encoding
     ``x ⊗ e_a`` (input ``K·d``); per-arm contexts ``(K, d)`` as they are. float32 weights.
+    Under the ``"fast"`` stream kind on a CPU the perturbed step runs in one compiled kernel
+    over flat weights (:mod:`olearn.agents.bandits.neural_cb_kernels`): the same update with the
+    same normals as the torch ops (kept for other devices and as the reference), to float32
+    rounding.
 
     Examples
     --------
@@ -94,6 +100,9 @@ class NeuSquareCB(BatchedAgent):
     test_env: ClassVar[tuple[str, dict]] = ("olearn/ContextualBandit-v0", {"arms": 3, "dim": 4})
     _loss: ClassVar[str] = "square"
     _default_lr: ClassVar[float] = 0.2
+    fused_step: ClassVar[bool] = True
+    """Take the perturbed step in the compiled kernel where it applies (fast kind, CPU, numba);
+    ``False``: always the torch ops (the reference; benchmarks compare the two)."""
 
     def __init__(self, observation_space: gym.Space, action_space: gym.Space, *,
                  hidden: Sequence[int] = (100,),
@@ -172,6 +181,14 @@ class NeuSquareCB(BatchedAgent):
                 g.manual_seed(derive(s, "xi"))
                 self._xi_gens.append(g)
         self._lr = self._default_lr if self.lr is None else float(self.lr)
+        self._fused = (self.fused_step and self._xi is not None and self.device.type == "cpu"
+                       and _numba_ok())
+        if self._fused:   # flat weights (R, p), the layers views of them; ‖θ − θ_0‖² carried
+            self._flat = self._theta0.clone()
+            self._params = unflatten_like(self._flat, self._params)
+            self._n2 = torch.zeros(self.replicates, dtype=torch.float64)
+            sizes = [int(t[0].numel()) for t in self._params]
+            self._starts = torch.tensor([0, *itertools.accumulate(sizes)])
         self._t, self._steps = 0, 0
         self._buf_x: list[Tensor] = []
         self._buf_y: list[Tensor] = []
@@ -180,6 +197,8 @@ class NeuSquareCB(BatchedAgent):
         state = self.__dict__.copy()
         if "_xi_gens" in state:          # generators do not pickle; their states do
             state["_xi_gens"] = [g.get_state() for g in self._xi_gens]
+        if state.get("_fused"):          # views do not pickle as views: their shapes do
+            state["_params"] = [tuple(t.shape) for t in self._params]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -190,6 +209,9 @@ class NeuSquareCB(BatchedAgent):
                 g.set_state(saved)
                 gens.append(g)
             state["_xi_gens"] = gens
+        if state.get("_fused"):
+            flat = state["_flat"]
+            state["_params"] = unflatten_like(flat, [flat.new_empty(s) for s in state["_params"]])
         self.__dict__.update(state)
 
     # -- prediction ------------------------------------------------------------------------
@@ -197,7 +219,10 @@ class NeuSquareCB(BatchedAgent):
         """``c_p ⟨ε_s, θ − θ_0⟩`` (R, S) from standard normals ``z`` (R, S)."""
         if not self._perturbed:
             return torch.zeros(self.replicates, 1, device=self.device)
-        norm = (flatten(self._params).detach() - self._theta0).norm(dim=1, keepdim=True)
+        if self._fused:   # carried from the last step
+            norm = self._n2.sqrt().to(torch.float32).unsqueeze(1)
+        else:
+            norm = (flatten(self._params).detach() - self._theta0).norm(dim=1, keepdim=True)
         return self.c_p * norm * z
 
     def _predict(self, f: Tensor, offsets: Tensor) -> Tensor:
@@ -251,6 +276,9 @@ class NeuSquareCB(BatchedAgent):
         return torch.addcmul(coef * delta, wnorm, xi)
 
     def _ogd_step(self, x: Tensor, y: Tensor) -> None:
+        if self._fused:
+            self._fused_step(x, y)
+            return
         params = [p.detach().requires_grad_(True) for p in self._params]
         f = self._net.scalar(params, x)                                   # (R, B)
         zn = self._z_upd(self._steps)
@@ -271,6 +299,32 @@ class NeuSquareCB(BatchedAgent):
             scale = (self.radius / delta.norm(dim=1, keepdim=True).clamp(min=1e-12)).clamp(max=1.0)
             new = unflatten_like(self._theta0 + scale * delta, new)
         self._params = new
+
+    def _fused_step(self, x: Tensor, y: Tensor) -> None:
+        """:meth:`_ogd_step` with the perturbation, fast kind, on a CPU: the network's
+        gradient by autograd, then the rest in one compiled kernel over the flat weights
+        (:func:`olearn.agents.bandits.neural_cb_kernels.perturbed_step`), drawing the step's
+        ``ξ`` (the numbers of ``self._xi(step)``) where it is used and carrying ‖θ − θ_0‖²."""
+        from olearn import philox
+        from olearn.agents.bandits import neural_cb_kernels as kernels
+
+        assert self._xi is not None
+        f, factors = self._net.scalar_factors(self._params, x)           # (R, B)
+        draw = self._steps
+        offsets = self._offsets(self._z_upd(draw))
+        self._steps += 1
+        coef_f, coef_s = self._coefficients(f, y, offsets)
+        hd = factors(coef_f)
+        z = offsets / self.c_p
+        wz = (coef_s * z).sum(1).to(torch.float64)
+        wnorm = coef_s.norm(dim=1).to(torch.float64)
+        r, p = self._flat.shape
+        k0, k1, _ = philox._kernel_args(self._xi._keys, torch.zeros(0))
+        kernels.perturbed_step(self._flat.numpy(), self._theta0.numpy(),
+                               tuple(h.numpy() for h, _ in hd), tuple(d.numpy() for _, d in hd),
+                               self._starts.numpy(), k0, k1, draw, wz.numpy(), wnorm.numpy(),
+                               self._lr, float(self.c_p), float(self.radius or 0.0),
+                               self._n2.numpy(), 1 if r * p < kernels.SERIAL_BELOW else 0)
 
     def update(self, step: Step) -> None:
         a = step.action.to(self.device)
