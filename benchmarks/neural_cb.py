@@ -13,7 +13,15 @@ process. Target: R = 32 costs at most 4x one replicate per round.
 
 The perturbed rows run once per stream kind (``--rng``; ``auto`` = the device's default, see
 ``olearn.seeding``): ``portable`` draws the perturbation's Gaussian from one seeded generator
-per replicate, ``fast`` from Philox made where it is used.
+per replicate, ``fast`` from Philox made where it is used. Under ``fast`` on a CPU the step is
+the compiled kernel of ``olearn.agents.bandits.neural_cb_kernels``; ``--step fused torch`` also
+runs the torch ops it replaced (``NeuSquareCB.fused_step = False``), interleaved:
+
+    python benchmarks/neural_cb.py --horizon 200 --rng fast --threads 1 --repeat 2 \
+        --step fused torch                              # the kernel against the torch step
+
+``--kernel-threads`` sets the spec's ``kernel_threads`` (numba's threads; 0: as the runner
+leaves them, which after the warm-up's run is torch's count, here one).
 """
 
 from __future__ import annotations
@@ -105,7 +113,8 @@ def main() -> None:
                     help="the fast kind's perturbed step on a CPU: the compiled kernel "
                          "(fused, the default) or the torch ops (torch); several: interleaved")
     ap.add_argument("--kernel-threads", type=int, default=0,
-                    help="the spec's kernel_threads: numba's threads (0: numba's default)")
+                    help="the spec's kernel_threads: numba's threads (0: as the runner "
+                         "leaves them: torch's count after the first run)")
     ap.add_argument("--no-off", action="store_true", help="skip the perturbation-off rows")
     ap.add_argument("--repeat", type=int, default=1,
                     help="every configuration this many times, interleaved; medians")

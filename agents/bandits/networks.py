@@ -20,7 +20,7 @@ torch.Size([2, 5, 1])
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Literal
 
 import torch
@@ -107,45 +107,46 @@ class BatchedMLP:
         ``(..., N, in_dim)``."""
         return self.forward(params, x).squeeze(-1)
 
-    def scalar_factors(self, params: Sequence[Tensor], x: Tensor
-                       ) -> tuple[Tensor, Callable[[Tensor], list[tuple[Tensor, Tensor]]]]:
-        """:meth:`scalar` ``f`` (R, N) and a function of ``c = ∂L/∂f`` (R, N) that returns each
-        parameter tensor's gradient of ``L`` as two factors ``(H, D)``, ``(R, N, n_in)`` and
-        ``(R, N, n_out)``: ``∂L/∂W[r] = Σ_n H[r, n]ᵀ D[r, n]`` (``H`` the layer's input, ``D``
-        the gradient at its output; a bias has ``H`` = ones, ``n_in = 1``).
+    def pre_activations(self, params: Sequence[Tensor], x: Tensor) -> list[Tensor]:
+        """Each layer's output before its activation, ``(..., N, width)``; the last is the
+        network's output (:meth:`forward`'s numbers)."""
+        zs, h = [], x
+        last = len(params) // 2 - 1
+        for i in range(last + 1):
+            z = torch.matmul(h, params[2 * i]) + params[2 * i + 1].unsqueeze(-2)
+            zs.append(z)
+            if i < last:
+                h = self._act(z)
+        return zs
+
+    def grad_factors(self, params: Sequence[Tensor], x: Tensor, zs: Sequence[Tensor],
+                     c: Tensor) -> list[tuple[Tensor, Tensor]]:
+        """The gradient of ``L`` with ``∂L/∂f = c`` (R, N) for a one-output network, for each
+        parameter tensor as two factors ``(H, D)``, ``(R, N, n_in)`` and ``(R, N, n_out)``:
+        ``∂L/∂W[r] = Σ_n H[r, n]ᵀ D[r, n]`` (``H`` the layer's input, ``D`` the gradient at its
+        output; a bias has ``H`` = ones, ``n_in = 1``); ``zs``: :meth:`pre_activations` at ``x``.
 
         The gradient is left unformed: for the first layer it is ``(R, in_dim, width)``, and a
         compiled step that reads it element by element builds it from the factors instead
         (``N`` is small). Backpropagation is by hand through the matmuls, by autograd through
         each activation only (small ``(R, N, width)`` tensors).
         """
-        hs, acts = [x], []
-        h = x
-        last = len(params) // 2 - 1
-        for i in range(last + 1):
-            z = torch.matmul(h, params[2 * i]) + params[2 * i + 1].unsqueeze(-2)
-            if i < last:
-                z = z.detach().requires_grad_(True)
-                with torch.enable_grad():
-                    a = self._act(z)
-                acts.append((z, a))
-                h = a.detach()
-                hs.append(h)
-        f = z.squeeze(-1).detach()
-
-        def factors(c: Tensor) -> list[tuple[Tensor, Tensor]]:
-            d = c.unsqueeze(-1).contiguous()
-            out: list[tuple[Tensor, Tensor]] = []
-            for i in range(last, -1, -1):
-                ones = d.new_ones(*d.shape[:-1], 1)
-                out[:0] = [(hs[i].contiguous(), d), (ones, d)]
-                if i:
-                    z, a = acts[i - 1]
-                    up = torch.matmul(d, params[2 * i].transpose(-1, -2))
-                    d = torch.autograd.grad(a, z, up)[0].contiguous()
-            return out
-
-        return f, factors
+        hs, acts = [x.contiguous()], []
+        for z in zs[:-1]:
+            z = z.detach().requires_grad_(True)
+            with torch.enable_grad():
+                a = self._act(z)
+            acts.append((z, a))
+            hs.append(a.detach().contiguous())
+        d = c.unsqueeze(-1).contiguous()
+        out: list[tuple[Tensor, Tensor]] = []
+        for i in range(len(zs) - 1, -1, -1):
+            out[:0] = [(hs[i], d), (d.new_ones(*d.shape[:-1], 1), d)]
+            if i:
+                z, a = acts[i - 1]
+                up = torch.matmul(d, params[2 * i].transpose(-1, -2))
+                d = torch.autograd.grad(a, z, up)[0].contiguous()
+        return out
 
     def per_sample_grads(self, params: Sequence[Tensor], x: Tensor) -> Tensor:
         """Flattened gradients ``∇_θ f(θ_r; x_{r,n})`` of a scalar network, shape (R, N, p).

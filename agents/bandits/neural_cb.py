@@ -189,6 +189,8 @@ class NeuSquareCB(BatchedAgent):
             self._n2 = torch.zeros(self.replicates, dtype=torch.float64)
             sizes = [int(t[0].numel()) for t in self._params]
             self._starts = torch.tensor([0, *itertools.accumulate(sizes)])
+            # the last act: (steps then, its observation, the layers' outputs over all arms)
+            self._acted: tuple[int, Tensor, list[Tensor]] = (-1, self._theta0[:0], [])
         self._t, self._steps = 0, 0
         self._buf_x: list[Tensor] = []
         self._buf_y: list[Tensor] = []
@@ -234,13 +236,19 @@ class NeuSquareCB(BatchedAgent):
         self._t += 1
         x = encode_arms(obs.to(self.device), self.arms, self.per_arm)
         with torch.no_grad():
-            f = self._net.scalar(self._params, x)
+            if self._fused:   # the layers' outputs, kept for the update (see _fused_step)
+                zs = self._net.pre_activations(self._params, x)
+                f = zs[-1].squeeze(-1)
+            else:
+                f = self._net.scalar(self._params, x)
             losses = self._predict(f, self._offsets(self._z_act(self._t - 1)))
         gamma = gamma_schedule(self._t, self.gamma_scale, self.gamma_exponent)
         rule = squarecb_probs if self._loss == "square" else fastcb_probs
         probs = rule(losses, gamma)
         action = sample_categorical(probs, self._u(self._t - 1))
         p = probs.gather(1, action.unsqueeze(1)).squeeze(1)
+        if self._fused:   # for the update of this round (see _chosen_layers)
+            self._acted = (self._steps, obs.to(self.device).clone(), zs)
         return action, {"propensity": p, "gamma": torch.full_like(p, gamma)}
 
     # -- online regression -----------------------------------------------------------------
@@ -300,21 +308,26 @@ class NeuSquareCB(BatchedAgent):
             new = unflatten_like(self._theta0 + scale * delta, new)
         self._params = new
 
-    def _fused_step(self, x: Tensor, y: Tensor) -> None:
-        """:meth:`_ogd_step` with the perturbation, fast kind, on a CPU: the network's
-        gradient by autograd, then the rest in one compiled kernel over the flat weights
-        (:func:`olearn.agents.bandits.neural_cb_kernels.perturbed_step`), drawing the step's
-        ``ξ`` (the numbers of ``self._xi(step)``) where it is used and carrying ‖θ − θ_0‖²."""
+    def _fused_step(self, x: Tensor, y: Tensor, zs: list[Tensor] | None = None) -> None:
+        """:meth:`_ogd_step` with the perturbation, fast kind, on a CPU: the layers' outputs
+        ``zs`` at ``x`` (:meth:`_chosen_layers`, or made here) and the gradient's small factors
+        in torch, the rest in one compiled kernel over the flat weights
+        (:func:`~olearn.agents.bandits.neural_cb_kernels.perturbed_step`: it forms the gradient
+        and draws ``ξ``, the numbers of ``self._xi(step)``, where used, and returns ‖θ' − θ_0‖²,
+        carried to the next round)."""
         from olearn import philox
         from olearn.agents.bandits import neural_cb_kernels as kernels
 
         assert self._xi is not None
-        f, factors = self._net.scalar_factors(self._params, x)           # (R, B)
+        if zs is None:
+            with torch.no_grad():
+                zs = self._net.pre_activations(self._params, x)
+        f = zs[-1].squeeze(-1)                                            # (R, B)
         draw = self._steps
         offsets = self._offsets(self._z_upd(draw))
         self._steps += 1
         coef_f, coef_s = self._coefficients(f, y, offsets)
-        hd = factors(coef_f)
+        hd = self._net.grad_factors(self._params, x, zs, coef_f)
         z = offsets / self.c_p
         wz = (coef_s * z).sum(1).to(torch.float64)
         wnorm = coef_s.norm(dim=1).to(torch.float64)
@@ -328,16 +341,32 @@ class NeuSquareCB(BatchedAgent):
 
     def update(self, step: Step) -> None:
         a = step.action.to(self.device)
-        x = encode_arms(step.obs.to(self.device), self.arms, self.per_arm)[self._rows, a]
+        obs = step.obs.to(self.device)
+        x_all = encode_arms(obs, self.arms, self.per_arm)
         y = losses_from_rewards(step.reward.to(self.device, torch.float32), self.reward_range)
-        self._buf_x.append(x)
+        self._buf_x.append(x_all[self._rows, a])
         self._buf_y.append(y)
         if len(self._buf_x) < self.update_every:
             return
         xb, yb = torch.stack(self._buf_x, 1), torch.stack(self._buf_y, 1)
         self._buf_x, self._buf_y = [], []
         for _ in range(self.steps_per_round):
-            self._ogd_step(xb, yb)
+            if self._fused and xb.shape[1] == 1:
+                self._fused_step(xb, yb, self._chosen_layers(obs, x_all, a))
+            else:
+                self._ogd_step(xb, yb)
+
+    def _chosen_layers(self, obs: Tensor, x_all: Tensor, a: Tensor) -> list[Tensor]:
+        """The layers' outputs at the played arms ``a`` (R, 1, width) from a pass over all arms
+        of ``obs``: act's when θ and ``obs`` are act's, else made again. (A pass over one arm
+        may round differently, so the update always takes this one: its numbers depend only on
+        θ and the step, whatever was acted in between, as with delayed feedback.)"""
+        steps, acted_obs, zs = self._acted
+        if not (steps == self._steps and acted_obs.shape == obs.shape
+                and torch.equal(acted_obs, obs)):
+            with torch.no_grad():
+                zs = self._net.pre_activations(self._params, x_all)
+        return [z[self._rows, a].unsqueeze(1) for z in zs]
 
 
 class NeuFastCB(NeuSquareCB):

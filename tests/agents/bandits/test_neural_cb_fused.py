@@ -119,6 +119,33 @@ def test_fused_step_draws_the_streams_normals():
         assert float(ratio.mean()) < 0                              # −η c_p ‖w‖
 
 
+def test_update_takes_acts_forward_and_depends_only_on_its_step(monkeypatch):
+    """The update reuses act's forward pass over all arms when θ and the observation are
+    act's, else makes the same pass again: played in order or with every act before the
+    updates (delayed feedback), the weights are the same bit for bit."""
+    kwargs = {"hidden": (64,), "c_p": 0.2}
+    in_order, delayed = (_agent(NeuSquareCB, kwargs, fused=True) for _ in range(2))
+    calls = {"in_order": 0, "delayed": 0}
+    for name, agent in (("in_order", in_order), ("delayed", delayed)):
+        def counted(*args, _forward=agent._net.pre_activations, _name=name):
+            calls[_name] += 1
+            return _forward(*args)
+
+        monkeypatch.setattr(agent._net, "pre_activations", counted)
+    steps = []
+    for t, (obs, reward) in enumerate(_rounds(4), 1):
+        action, info = in_order.act(obs)
+        steps.append(Step(t=t, obs=obs, action=action, act_info=info, reward=reward))
+        in_order.update(steps[-1])
+    for step in steps:
+        delayed.act(step.obs)
+    for step in steps:
+        delayed.update(step)
+    assert calls == {"in_order": 4, "delayed": 8}   # in order: act's passes only
+    assert torch.equal(in_order._flat, delayed._flat)
+    assert torch.equal(in_order._n2, delayed._n2)
+
+
 def test_batched_replicate_equals_replicate_alone_bit_for_bit():
     kwargs = {"hidden": (12,), "c_p": 0.4, "radius": 0.3, "lr": 1.0}
     batch = _agent(NeuSquareCB, kwargs, fused=True)
