@@ -196,3 +196,40 @@ def test_same_spec_and_seed_give_the_same_trace(tmp_path):
     assert runs[0].height == 2 * 4 * 40
     assert runs[0].equals(runs[1])
     assert runs[0].filter(pl.col("propensity") < 1).height > 0
+
+
+def test_kernel_numbers_do_not_depend_on_threads():
+    """Each replicate is one thread's, in a fixed order: 1 thread or all give the same bits."""
+    import numba
+    import numpy as np
+
+    from olearn.agents.bandits import neural_cb_kernels as kernels
+
+    rng = np.random.default_rng(0)
+    r, n_in, width = 9, 50, 30
+    sizes = [n_in * width, width, width, 1]
+    starts = np.array([0, *np.cumsum(sizes)])
+    theta0 = rng.standard_normal((r, starts[-1]), dtype=np.float32)
+    hs = (rng.standard_normal((r, 2, n_in), dtype=np.float32), np.ones((r, 2, 1), np.float32),
+          rng.standard_normal((r, 2, width), dtype=np.float32), np.ones((r, 2, 1), np.float32))
+    ds = (*(2 * (rng.standard_normal((r, 2, width), dtype=np.float32),)),
+          *(2 * (rng.standard_normal((r, 2, 1), dtype=np.float32),)))
+    keys = np.arange(r, dtype=np.uint64), np.arange(r, dtype=np.uint64) + np.uint64(5)
+    out = []
+    cap = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined,unused-ignore]
+    if cap < 2:
+        pytest.skip("one numba thread")
+    old, old_torch = numba.get_num_threads(), torch.get_num_threads()
+    numba.set_num_threads(cap)
+    try:
+        for threads in (1, 0):
+            theta, n2 = theta0.copy(), np.zeros(r)
+            for step in range(3):   # the first with δ = 0; then with the projection
+                kernels.perturbed_step(theta, theta0, hs, ds, starts, *keys, step, np.ones(r),
+                                       np.full(r, 0.5), 0.1, 0.3, 0.05, n2, threads)
+            out.append((theta, n2))
+    finally:
+        numba.set_num_threads(old)
+        torch.set_num_threads(old_torch)
+    assert np.array_equal(out[0][0], out[1][0]) and np.array_equal(out[0][1], out[1][1])
+    assert np.allclose(np.sqrt(out[0][1]), 0.05, rtol=1e-5)      # on the ball
