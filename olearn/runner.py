@@ -283,7 +283,8 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _cpu_threads(torch_threads: int, kernel_threads: int | None = None) -> tuple[int, int]:
-    """Set torch's threads and the compiled kernels' cap (0: leave as is); return the old ones.
+    """Set torch's threads and the compiled kernels' cap (0: leave as is); return the old ones
+    (0 for one left as is), so that ``_cpu_threads(*old)`` restores exactly what was changed.
 
     With small per-round operations a second torch thread only adds synchronisation, hence a
     default of 1. The same setting caps numba's threads unless ``kernel_threads`` says
@@ -303,7 +304,8 @@ def _cpu_threads(torch_threads: int, kernel_threads: int | None = None) -> tuple
         numba.set_num_threads(min(kernel_threads, cap))
     if torch_threads:    # after numba's: setting numba's count resets torch's OpenMP threads
         torch.set_num_threads(torch_threads)
-    return old_torch, old_kernels
+    # what was changed, to restore; 0 for what was left alone (a restore must not set it)
+    return (old_torch if torch_threads else 0), old_kernels
 
 
 def _schema(spec: RunSpec, meta: dict[str, Any], agents: dict[str, Any],

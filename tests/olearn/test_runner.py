@@ -185,3 +185,25 @@ def test_the_threads_cap_holds_for_torch_during_the_run():
     olearn.simulate(spec, out="threads", quiet=True)
     assert seen == [1] * 5
     assert torch.get_num_threads() == 2   # restored after the run
+
+
+def test_a_run_that_leaves_the_thread_counts_alone_does_not_change_them():
+    """threads = 0 and kernel_threads = 0 mean "as they are": the restore at the end of the
+    run used to set numba's count to torch's, leaving a caller's numba on one thread."""
+    import numba
+    import torch
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs two cores")
+    old_numba, old_torch = numba.get_num_threads(), torch.get_num_threads()
+    try:
+        numba.set_num_threads(2)
+        torch.set_num_threads(1)
+        spec = {"name": "as-is", "horizon": 5, "replicates": 2, "threads": 0,
+                "kernel_threads": 0, "env": {"id": "olearn/ContextualBandit-v0"},
+                "agents": [{"label": "lin", "id": "olearn/LinUCB-v0"}]}
+        olearn.simulate(spec, out="as-is", quiet=True)
+        assert (numba.get_num_threads(), torch.get_num_threads()) == (2, 1)
+    finally:
+        numba.set_num_threads(old_numba)
+        torch.set_num_threads(old_torch)
