@@ -5,7 +5,7 @@ reporting runs of docs/neural_cb_tune.py (docs/tuning.md):
     python docs/neural_cb_figure.py runs/out
 
 Each panel is :func:`olearn.plot.regret_figure` of one testbed's reporting run (its agents'
-run directories loaded together by ``neural_cb_tune.load_report``). Bands: mean ± Student-t
+run directories loaded together by ``neural_cb_report.load_report``). Bands: mean ± Student-t
 95% confidence interval of the mean over the R replicates (olearn.metrics.mean_ci, column
 ci95).
 """
@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from olearn.plot import regret_figure
 
 sys.path.insert(0, str(Path(__file__).parent))
-from neural_cb_tune import load_report  # noqa: E402
+from neural_cb_report import load_report  # noqa: E402
 
 PANELS = ["cosine", "quadratic", "wine", "digits", "breast_cancer"]
 
