@@ -378,14 +378,23 @@ class PhiloxStream:
         self._cache = out.to(device=self.device, dtype=self.dtype)
         self._index = index
 
-    def _fill_cpu(self, index: int) -> None:
-        """The CPU path of :func:`olearn.philox.normals` (``uniforms``) without its per-call
-        conversions: the key words are made once, the block straight into a numpy array."""
-        from olearn import philox, philox_cpu
+    def key_words(self) -> tuple[np.ndarray, np.ndarray]:
+        """The replicates' Philox key words, low and high (uint64 arrays, what the compiled
+        CPU kernels of :mod:`olearn.philox_cpu` take), made once."""
+        from olearn import philox
 
         kw = self.__dict__.get("_key_words")
         if kw is None:   # dropped when pickled, like the block
-            kw = self._key_words = philox._kernel_args(self._keys, torch.zeros(0))[:2]
+            k0, k1, _ = philox._kernel_args(self._keys, torch.zeros(0))
+            kw = self._key_words = (k0, k1)
+        return kw
+
+    def _fill_cpu(self, index: int) -> None:
+        """The CPU path of :func:`olearn.philox.normals` (``uniforms``) without its per-call
+        conversions: the key words are made once, the block straight into a numpy array."""
+        from olearn import philox_cpu
+
+        kw = self.key_words()
         m = -(-self._n // 4)
         r = len(self.seeds)
         out = np.empty((self.block, r, 4 * m), dtype=np.float32)

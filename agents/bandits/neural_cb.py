@@ -315,7 +315,6 @@ class NeuSquareCB(BatchedAgent):
         (:func:`~olearn.agents.bandits.neural_cb_kernels.perturbed_step`: it forms the gradient
         and draws ``ξ``, the numbers of ``self._xi(step)``, where used, and returns ‖θ' − θ_0‖²,
         carried to the next round)."""
-        from olearn import philox
         from olearn.agents.bandits import neural_cb_kernels as kernels
 
         assert self._xi is not None
@@ -332,7 +331,7 @@ class NeuSquareCB(BatchedAgent):
         wz = (coef_s * z).sum(1).to(torch.float64)
         wnorm = coef_s.norm(dim=1).to(torch.float64)
         r, p = self._flat.shape
-        k0, k1, _ = philox._kernel_args(self._xi._keys, torch.zeros(0))
+        k0, k1 = self._xi.key_words()
         kernels.perturbed_step(self._flat.numpy(), self._theta0.numpy(),
                                tuple(h.numpy() for h, _ in hd), tuple(d.numpy() for _, d in hd),
                                self._starts.numpy(), k0, k1, draw, wz.numpy(), wnorm.numpy(),
